@@ -1,0 +1,128 @@
+// The storage contract. The rating engine and the API depend only on this module; SQLite (the
+// embedded default) and, later, PostgreSQL implement it and run the same test suite.
+//
+// Every operation runs inside `Storage.transaction`: all of it commits or none of it does, and
+// transactions never interleave their effects (SQLite serialises them; PostgreSQL uses row locks).
+import type { EntityMap, EntityName, Micros, PricelistRate, RunningTransaction } from '../domain/types.ts';
+
+/** How to find one entity: by id, or by its complete natural key (see ENTITIES[..].key). */
+export type EntityRef = { id: string } | { key: Readonly<Record<string, string>> };
+
+export type ScalarValue = string | number | boolean;
+
+export type Condition =
+  /** field equals value; a null value matches a stored null. */
+  | { kind: 'eq'; field: string; value: ScalarValue | null }
+  | { kind: 'in'; field: string; values: readonly ScalarValue[] }
+  /** case-insensitive substring of `text` in any of `fields` (plain text, no pattern syntax). */
+  | { kind: 'contains'; fields: readonly string[]; text: string }
+  /** string-list field (json) shares at least one element with `values`. */
+  | { kind: 'overlaps'; field: string; values: readonly string[] }
+  /**
+   * Accounts only: the account has a running transaction that is in progress and, when given,
+   * is outbound (`outboundOnly`) and began at or before `begunAtOrBefore`.
+   */
+  | { kind: 'runningTransaction'; outboundOnly: boolean; begunAtOrBefore: Micros | null }
+  /** matches nothing (a filter naming an unknown reference, for example). */
+  | { kind: 'none' };
+
+export interface ListQuery {
+  filter: readonly Condition[];
+  /**
+   * Field to sort by. `null`, an unknown field, or one that isSortableField rejects keeps the
+   * natural (insertion) order. Ties always keep the natural order.
+   */
+  sortField: string | null;
+  /** Ascending puts nulls first, descending puts them last (MongoDB's order, which Canyan shows). */
+  ascending: boolean;
+  offset: number;
+  /** null: no limit. */
+  limit: number | null;
+}
+
+export class DuplicateKeyError extends Error {
+  constructor(
+    readonly entity: EntityName,
+    readonly key: Readonly<Record<string, unknown>>,
+  ) {
+    super(`duplicate key for ${entity}: ${JSON.stringify(key)}`);
+    this.name = 'DuplicateKeyError';
+  }
+}
+
+/** A settled outcome of an engine operation, remembered so that a repeated request changes nothing. */
+export interface OperationOutcome {
+  tenant: string;
+  transaction_tag: string;
+  account_tag: string;
+  outcome: 'ended' | 'rolled_back' | 'recorded';
+  at: Micros;
+}
+
+export interface Repository {
+  // ---- generic entity access (API and engine) ----
+  get<E extends EntityName>(entity: E, ref: EntityRef): Promise<EntityMap[E] | null>;
+  /**
+   * Find by id (when ref has one) or by natural key; insert when missing (with ref.id, or a new
+   * UUIDv4, and the natural-key values of `ref`/`fields`); then set every field of `fields` that
+   * is not undefined (null is not written either: upserts never unset). Returns the record after
+   * the write. Throws DuplicateKeyError when the write would break a natural key's uniqueness.
+   */
+  upsert<E extends EntityName>(entity: E, ref: EntityRef, fields: Partial<EntityMap[E]>): Promise<EntityMap[E]>;
+  /** Deletes and returns the record, or null when none matched. Nothing cascades, except an account's running transactions. */
+  delete<E extends EntityName>(entity: E, ref: EntityRef): Promise<EntityMap[E] | null>;
+  list<E extends EntityName>(entity: E, query: ListQuery): Promise<EntityMap[E][]>;
+  count(entity: EntityName, filter: readonly Condition[]): Promise<number>;
+
+  // ---- accounts: balances ----
+  /** balance += delta for (tenant, account_tag). Returns false when the account does not exist. */
+  addToBalance(tenant: string, accountTag: string, delta: number): Promise<boolean>;
+  /**
+   * Set or increment the balance of every account of the tenant matching account_tag (when not
+   * null) and sharing a tag with `tags` (when not null/empty). Returns how many matched.
+   */
+  adjustBalances(
+    tenant: string,
+    accountTag: string | null,
+    tags: readonly string[] | null,
+    mode: 'set' | 'increment',
+    amount: number,
+  ): Promise<number>;
+
+  // ---- accounts: running transactions ----
+  /** Running transactions of one account, oldest first. */
+  listRunning(tenant: string, accountTag: string): Promise<RunningTransaction[]>;
+  /** Running transactions with this transaction tag, on any account of the tenant, oldest first. */
+  findRunningByTransaction(tenant: string, transactionTag: string): Promise<RunningTransaction[]>;
+  /**
+   * Adds a running transaction to an existing account. Returns false, changing nothing, when the
+   * account does not exist or already has a running transaction with that tag.
+   */
+  insertRunning(rt: RunningTransaction): Promise<boolean>;
+  /** Marks it ended at `timestampEnd` (in_progress = false). Returns the updated element or null. */
+  endRunning(tenant: string, accountTag: string, transactionTag: string, timestampEnd: Micros): Promise<RunningTransaction | null>;
+  /** Removes it; returns how many were removed (0 or 1). */
+  deleteRunning(tenant: string, accountTag: string, transactionTag: string): Promise<number>;
+
+  // ---- rates ----
+  /** Every pricelist rate of a tenant (for building the in-memory prefix index). */
+  loadRates(tenant: string): Promise<PricelistRate[]>;
+  /**
+   * A number that changes whenever any carrier, pricelist or pricelist rate of the tenant is
+   * written or deleted (bumped inside the same transaction as the write), so that cached rate
+   * indexes know when to rebuild, also across processes.
+   */
+  ratesVersion(tenant: string): Promise<number>;
+
+  // ---- idempotency of engine operations ----
+  getOutcome(tenant: string, transactionTag: string, accountTag: string): Promise<OperationOutcome | null>;
+  putOutcome(outcome: OperationOutcome): Promise<void>;
+}
+
+export interface Storage {
+  /** Creates or upgrades the schema (versioned migrations). Safe to call on every start. */
+  migrate(): Promise<void>;
+  /** Runs `work` atomically. If it throws, nothing it wrote is kept and the error is rethrown. */
+  transaction<T>(work: (repo: Repository) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
