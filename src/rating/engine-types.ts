@@ -41,6 +41,8 @@ export interface BeginTransactionRequest extends Parties, CallDetails {
 
 export interface EndTransactionRequest extends Parties {
   timestamp_end: Micros | null;
+  /** Why the call ended when not by a captured BYE, e.g. "max_duration" (an addition). */
+  end_reason?: string | null;
 }
 
 export type RollbackTransactionRequest = Parties;
