@@ -1,0 +1,92 @@
+// HEPv1/HEPv2 decoder (spec hep.md §1). Fixed header: version, header length (16 for IPv4, 40 for
+// IPv6; it covers the addresses only), address family, IP protocol, ports (BE), addresses. v2 adds
+// a 12-byte time block (u32 seconds, u32 microseconds, u16 capture id, 2 pad bytes) which Kamailio
+// writes little-endian. There is no total length: the payload runs to the end of the datagram.
+import { u16be, u16le, u32be, u32le } from './bytes.ts';
+import { formatIpv4, formatIpv6 } from './ip-format.ts';
+import { hepFailure, type HepDecodeResult } from './types.ts';
+
+const IPV4_HEADER_BYTES = 16;
+const IPV6_HEADER_BYTES = 40;
+const V2_TIME_BLOCK_BYTES = 12;
+const PROTOCOL_TYPE_SIP = 1;
+
+export function decodeHep12(packet: Buffer): HepDecodeResult {
+  const version = packet[0];
+  if (version !== 1 && version !== 2) return hepFailure('unsupported_version', `HEP version byte ${version}`);
+  if (packet.length < 2) return hepFailure('truncated', `HEPv${version} header needs at least 16 bytes, got ${packet.length}`);
+
+  const headerLength = packet[1];
+  if (headerLength !== IPV4_HEADER_BYTES && headerLength !== IPV6_HEADER_BYTES) {
+    return hepFailure('bad_length', `HEPv${version} header length ${headerLength} is neither 16 (IPv4) nor 40 (IPv6)`);
+  }
+  const fixedBytes = headerLength + (version === 2 ? V2_TIME_BLOCK_BYTES : 0);
+  if (packet.length < fixedBytes) {
+    return hepFailure('truncated', `HEPv${version} header needs ${fixedBytes} bytes, got ${packet.length}`);
+  }
+
+  // The family byte is the sender OS's raw AF value (10, 28, 30 ... for IPv6), so the header
+  // length, which fixes the address size, is what decides.
+  const ipv6 = headerLength === IPV6_HEADER_BYTES;
+  const addressBytes = ipv6 ? 16 : 4;
+  const srcIp = ipv6 ? formatIpv6(packet, 8) : formatIpv4(packet, 8);
+  const dstIp = ipv6 ? formatIpv6(packet, 8 + addressBytes) : formatIpv4(packet, 8 + addressBytes);
+
+  let timestampMicros: number | null = null;
+  let captureId: number | null = null;
+  if (version === 2) {
+    const time = readV2TimeBlock(packet, headerLength);
+    timestampMicros = time.timestampMicros;
+    captureId = time.captureId;
+  }
+
+  const payload = trimNuls(packet, fixedBytes, packet.length);
+  if (payload.length === 0) return hepFailure('no_payload', `HEPv${version} datagram carries no payload`);
+
+  return {
+    ok: true,
+    message: {
+      version,
+      ipFamily: ipv6 ? 6 : 4,
+      ipProtocol: packet[3],
+      srcIp,
+      dstIp,
+      srcPort: u16be(packet, 4),
+      dstPort: u16be(packet, 6),
+      timestampMicros,
+      payloadType: PROTOCOL_TYPE_SIP,
+      captureId,
+      authKey: null,
+      correlationId: null,
+      nodeName: null,
+      payload,
+    },
+  };
+}
+
+/** Little-endian per Kamailio and OpenSIPS on x86/ARM; other parsers read it big-endian, so a
+ *  sender that did the same is recognised by which microsecond count is a valid fraction. */
+function readV2TimeBlock(packet: Buffer, offset: number): { timestampMicros: number | null; captureId: number } {
+  let seconds = u32le(packet, offset);
+  let micros = u32le(packet, offset + 4);
+  let captureId = u16le(packet, offset + 8);
+  if (micros > 999_999) {
+    const bigEndianMicros = u32be(packet, offset + 4);
+    if (bigEndianMicros <= 999_999) {
+      seconds = u32be(packet, offset);
+      micros = bigEndianMicros;
+      captureId = u16be(packet, offset + 8);
+    } else {
+      micros = 999_999;
+    }
+  }
+  const timestampMicros = seconds === 0 && micros === 0 ? null : seconds * 1_000_000 + micros;
+  return { timestampMicros, captureId };
+}
+
+/** Leading NULs cover a misjudged pad; trailing NULs are what OpenSIPS's v1/v2 builder appends. */
+function trimNuls(packet: Buffer, start: number, end: number): Buffer {
+  while (start < end && packet[start] === 0) start++;
+  while (end > start && packet[end - 1] === 0) end--;
+  return packet.subarray(start, end);
+}

@@ -1,0 +1,44 @@
+// Public shapes of the HEP decoder (agreed cross-team interface "(4) HEP").
+
+export type HepErrorReason =
+  | 'empty'
+  | 'truncated'
+  | 'bad_magic'
+  | 'bad_length'
+  | 'bad_chunk'
+  | 'unsupported_version'
+  | 'no_payload'
+  | 'bad_compression'
+  | 'bad_json_payload';
+
+export interface HepDecodeError {
+  reason: HepErrorReason;
+  detail: string;
+}
+
+export interface HepMessage {
+  version: 1 | 2 | 3;
+  ipFamily: 4 | 6 | null;
+  ipProtocol: number | null;
+  srcIp: string | null;
+  dstIp: string | null;
+  srcPort: number | null;
+  dstPort: number | null;
+  /** Capture time from HEP (s*1e6+us); null when the packet has none (or both fields are zero). */
+  timestampMicros: number | null;
+  /** Chunk 0x000b; 1 = SIP. HEPv1/v2 can only carry SIP, so they report 1. */
+  payloadType: number | null;
+  captureId: number | null;
+  authKey: string | null;
+  correlationId: string | null;
+  /** Chunk 0x0013 as sent; null when absent (no fallback to the capture id here). */
+  nodeName: string | null;
+  /** Captured payload (decompressed, JSON-unwrapped): SIP text for payloadType 1. */
+  payload: Buffer;
+}
+
+export type HepDecodeResult = { ok: true; message: HepMessage } | { ok: false; error: HepDecodeError };
+
+export function hepFailure(reason: HepErrorReason, detail: string): HepDecodeResult {
+  return { ok: false, error: { reason, detail } };
+}
