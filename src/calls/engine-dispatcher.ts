@@ -1,0 +1,176 @@
+// Turns call intents into rating-engine operations: begin -> beginTransaction, end and timed out
+// -> endTransaction, failed attempt -> recordTransaction (a zero-fee, unauthorized record that
+// carries the final SIP status, so operators see failed calls).
+//
+// Operations of one call run strictly in order (an end never overtakes its begin): each call has a
+// promise chain. Engine failures are counted and logged, never thrown, never silently dropped.
+import type { Logger } from 'pino';
+import type {
+  BeginTransactionRequest,
+  EndTransactionRequest,
+  OperationResponse,
+  RatingEngine,
+  RecordTransactionRequest,
+} from '../rating/engine-types.ts';
+import type { CallIntent, TrackedCall } from './call-intents.ts';
+
+export interface DispatchSettings {
+  tenant: string;
+  /** Tags stored on every transaction (transaction_tags plus the product tag); null when none. */
+  tags: string[] | null;
+}
+
+export interface DispatchCounters {
+  begin: number;
+  end: number;
+  record: number;
+  /** Operations the engine answered with ok = false (unknown or inactive account, ...). */
+  engine_rejected: number;
+  /** Operations that threw (storage down, bug): logged with the error. */
+  engine_errors: number;
+  in_flight: number;
+}
+
+type Operation =
+  | { method: 'beginTransaction'; request: BeginTransactionRequest }
+  | { method: 'endTransaction'; request: EndTransactionRequest }
+  | { method: 'recordTransaction'; request: RecordTransactionRequest };
+
+/** The transaction tags of the settings: transaction_tags plus product_tag, without blanks or repeats. */
+export function transactionTagsOf(transactionTags: readonly string[], productTag: string): string[] | null {
+  const tags = [...transactionTags, productTag].filter((tag) => tag !== '');
+  const unique = [...new Set(tags)];
+  return unique.length === 0 ? null : unique;
+}
+
+export class EngineDispatcher {
+  readonly counters: DispatchCounters = { begin: 0, end: 0, record: 0, engine_rejected: 0, engine_errors: 0, in_flight: 0 };
+  private readonly chains = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly engine: RatingEngine,
+    private readonly settings: DispatchSettings,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Queues the intent behind the previous operations of the same call. Never throws. */
+  dispatch(intent: CallIntent): void {
+    // The request is built now: the tracker's call state is not read again later.
+    const operation = this.operationFor(intent);
+    const tag = intent.call.transactionTag;
+    const previous = this.chains.get(tag) ?? Promise.resolve();
+    this.counters.in_flight++;
+    const next = previous.then(() => this.run(operation));
+    this.chains.set(tag, next);
+    void next.then(() => {
+      this.counters.in_flight--;
+      if (this.chains.get(tag) === next) this.chains.delete(tag);
+    });
+  }
+
+  /** Resolves once every queued operation has settled (including ones queued meanwhile). */
+  async idle(): Promise<void> {
+    while (this.chains.size > 0) {
+      await Promise.all([...this.chains.values()]);
+    }
+  }
+
+  private operationFor(intent: CallIntent): Operation {
+    const parties = this.parties(intent.call);
+    switch (intent.kind) {
+      case 'begin':
+        return {
+          method: 'beginTransaction',
+          request: { ...parties, ...this.details(intent.call), timestamp_begin: intent.timestamp },
+        };
+      case 'end':
+        return { method: 'endTransaction', request: { ...parties, timestamp_end: intent.timestamp, end_reason: null } };
+      case 'timed_out':
+        return {
+          method: 'endTransaction',
+          request: { ...parties, timestamp_end: intent.timestamp, end_reason: intent.endReason },
+        };
+      case 'attempt_failed':
+        return {
+          method: 'recordTransaction',
+          request: {
+            ...parties,
+            ...this.details(intent.call),
+            authorized: false,
+            unauthorized_reason: null,
+            timestamp_auth: intent.timestamp,
+            timestamp_begin: intent.timestamp,
+            timestamp_end: intent.timestamp,
+            sip_status: intent.sipStatus,
+          },
+        };
+    }
+  }
+
+  private parties(call: TrackedCall): {
+    tenant: string;
+    transaction_tag: string;
+    account_tag: string | null;
+    destination_account_tag: string | null;
+  } {
+    return {
+      tenant: this.settings.tenant,
+      transaction_tag: call.transactionTag,
+      account_tag: call.accountTag === '' ? null : call.accountTag,
+      destination_account_tag: call.destinationAccountTag === '' ? null : call.destinationAccountTag,
+    };
+  }
+
+  private details(call: TrackedCall): {
+    source: string | null;
+    source_ip: string | null;
+    destination: string | null;
+    carrier_ip: string | null;
+    tags: string[] | null;
+  } {
+    return {
+      source: call.source === '' ? null : call.source,
+      source_ip: call.sourceIp,
+      destination: call.destination === '' ? null : call.destination,
+      carrier_ip: null,
+      tags: this.settings.tags === null ? null : [...this.settings.tags],
+    };
+  }
+
+  private async run(operation: Operation): Promise<void> {
+    const { tenant, transaction_tag } = operation.request;
+    try {
+      let response: OperationResponse;
+      switch (operation.method) {
+        case 'beginTransaction':
+          this.counters.begin++;
+          response = await this.engine.beginTransaction(operation.request);
+          break;
+        case 'endTransaction':
+          this.counters.end++;
+          response = await this.engine.endTransaction(operation.request);
+          break;
+        case 'recordTransaction':
+          this.counters.record++;
+          response = await this.engine.recordTransaction(operation.request);
+          break;
+      }
+      if (!response.ok) {
+        this.counters.engine_rejected++;
+        this.logger.warn(
+          {
+            operation: operation.method,
+            tenant,
+            transaction_tag,
+            failed_account_tag: response.failed_account_tag,
+            failed_reason: response.failed_reason,
+          },
+          'rating engine rejected a call operation',
+        );
+      }
+    } catch (error) {
+      this.counters.engine_errors++;
+      this.logger.error({ operation: operation.method, tenant, transaction_tag, err: error }, 'rating engine call failed');
+    }
+  }
+}
