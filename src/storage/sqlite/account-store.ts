@@ -1,0 +1,125 @@
+// Account balances and running transactions. Running transactions are linked to the account
+// row by id; tenant and account_tag are always read from the account, so they follow renames.
+import type { FrozenRate, Micros, RunningTransaction } from '../../domain/types.ts';
+import { decodeValue, encodeValue, type SqlValue } from './codec.ts';
+import { RUNNING_TABLE } from './schema.ts';
+import type { StatementCache } from './statement-cache.ts';
+
+const ACCOUNT_ID = 'SELECT id FROM accounts WHERE tenant = ? AND account_tag = ?';
+const RUNNING_FIELDS =
+  'transaction_tag, proxy_tag, source, source_ip, destination, carrier_ip, tags, destination_rate, ' +
+  'in_progress, inbound, "primary", timestamp_begin, timestamp_end';
+const RUNNING_COLUMNS =
+  'r.transaction_tag, r.proxy_tag, r.source, r.source_ip, r.destination, r.carrier_ip, r.tags, r.destination_rate, ' +
+  'r.in_progress, r.inbound, r."primary", r.timestamp_begin, r.timestamp_end';
+
+const SQL = {
+  addToBalance: 'UPDATE accounts SET balance = balance + ? WHERE tenant = ? AND account_tag = ?',
+  listRunning:
+    `SELECT a.tenant, a.account_tag, ${RUNNING_COLUMNS} FROM accounts a JOIN ${RUNNING_TABLE} r ON r.account_id = a.id ` +
+    'WHERE a.tenant = ? AND a.account_tag = ? ORDER BY r._seq',
+  findRunningByTransaction:
+    `SELECT a.tenant, a.account_tag, ${RUNNING_COLUMNS} FROM ${RUNNING_TABLE} r JOIN accounts a ON a.id = r.account_id ` +
+    'WHERE r.transaction_tag = ? AND a.tenant = ? ORDER BY r._seq',
+  // The WHERE clause is needed for SQLite to parse ON CONFLICT after INSERT ... SELECT.
+  insertRunning:
+    `INSERT INTO ${RUNNING_TABLE} (account_id, transaction_tag, proxy_tag, source, source_ip, destination, carrier_ip, ` +
+    'tags, destination_rate, in_progress, inbound, "primary", timestamp_begin, timestamp_end) ' +
+    'SELECT a.id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM accounts a WHERE a.tenant = ? AND a.account_tag = ? ' +
+    'ON CONFLICT (account_id, transaction_tag) DO NOTHING',
+  endRunning:
+    `UPDATE ${RUNNING_TABLE} SET in_progress = 0, timestamp_end = ? WHERE account_id = (${ACCOUNT_ID}) AND transaction_tag = ? ` +
+    `RETURNING ${RUNNING_FIELDS}`,
+  deleteRunning: `DELETE FROM ${RUNNING_TABLE} WHERE account_id = (${ACCOUNT_ID}) AND transaction_tag = ?`,
+} as const;
+
+type Row = Record<string, unknown>;
+
+function decodeRunning(row: Row, tenant: unknown = row.tenant, accountTag: unknown = row.account_tag): RunningTransaction {
+  return {
+    tenant: String(tenant),
+    account_tag: String(accountTag),
+    transaction_tag: String(row.transaction_tag),
+    proxy_tag: row.proxy_tag as string | null,
+    source: row.source as string | null,
+    source_ip: row.source_ip as string | null,
+    destination: row.destination as string | null,
+    carrier_ip: row.carrier_ip as string | null,
+    tags: decodeValue('json', row.tags) as string[] | null,
+    destination_rate: decodeValue('json', row.destination_rate) as FrozenRate | null,
+    in_progress: row.in_progress !== 0,
+    inbound: row.inbound !== 0,
+    primary: row.primary !== 0,
+    timestamp_begin: Number(row.timestamp_begin),
+    timestamp_end: row.timestamp_end === null ? null : Number(row.timestamp_end),
+  };
+}
+
+export class AccountStore {
+  constructor(private readonly statements: StatementCache) {}
+
+  addToBalance(tenant: string, accountTag: string, delta: number): boolean {
+    return this.statements.get(SQL.addToBalance).run(delta, tenant, accountTag).changes > 0;
+  }
+
+  adjustBalances(tenant: string, accountTag: string | null, tags: readonly string[] | null, mode: 'set' | 'increment', amount: number): number {
+    const tests = ['tenant = ?'];
+    const params: SqlValue[] = [amount, tenant];
+    if (accountTag !== null) {
+      tests.push('account_tag = ?');
+      params.push(accountTag);
+    }
+    if (tags !== null && tags.length > 0) {
+      tests.push(`EXISTS (SELECT 1 FROM json_each(accounts.tags) WHERE json_each.value IN (${tags.map(() => '?').join(', ')}))`);
+      params.push(...tags);
+    }
+    const assignment = mode === 'set' ? 'balance = ?' : 'balance = balance + ?';
+    return this.statements.get(`UPDATE accounts SET ${assignment} WHERE ${tests.join(' AND ')}`).run(...params).changes;
+  }
+
+  listRunning(tenant: string, accountTag: string): RunningTransaction[] {
+    return this.statements
+      .get(SQL.listRunning)
+      .all(tenant, accountTag)
+      .map((row) => decodeRunning(row as Row));
+  }
+
+  findRunningByTransaction(tenant: string, transactionTag: string): RunningTransaction[] {
+    return this.statements
+      .get(SQL.findRunningByTransaction)
+      .all(transactionTag, tenant)
+      .map((row) => decodeRunning(row as Row));
+  }
+
+  insertRunning(rt: RunningTransaction): boolean {
+    const result = this.statements
+      .get(SQL.insertRunning)
+      .run(
+        rt.transaction_tag,
+        rt.proxy_tag,
+        rt.source,
+        rt.source_ip,
+        rt.destination,
+        rt.carrier_ip,
+        encodeValue('json', rt.tags),
+        encodeValue('json', rt.destination_rate),
+        encodeValue('bool', rt.in_progress),
+        encodeValue('bool', rt.inbound),
+        encodeValue('bool', rt.primary),
+        rt.timestamp_begin,
+        rt.timestamp_end,
+        rt.tenant,
+        rt.account_tag,
+      );
+    return result.changes > 0;
+  }
+
+  endRunning(tenant: string, accountTag: string, transactionTag: string, timestampEnd: Micros): RunningTransaction | null {
+    const row = this.statements.get(SQL.endRunning).get(timestampEnd, tenant, accountTag, transactionTag);
+    return row === undefined ? null : decodeRunning(row as Row, tenant, accountTag);
+  }
+
+  deleteRunning(tenant: string, accountTag: string, transactionTag: string): number {
+    return this.statements.get(SQL.deleteRunning).run(tenant, accountTag, transactionTag).changes;
+  }
+}

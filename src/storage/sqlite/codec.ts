@@ -1,0 +1,55 @@
+// Conversion between domain values and SQLite column values. SQLite has no boolean or JSON
+// type, so booleans travel as 0/1 and lists/objects as JSON text; everything else is stored as
+// is. Callers always see exactly the types of src/domain/types.ts.
+import type { FieldKind } from '../../domain/entities.ts';
+
+export type SqlValue = string | number | bigint | null;
+
+export function encodeValue(kind: FieldKind, value: unknown): SqlValue {
+  if (value === undefined || value === null) return null;
+  switch (kind) {
+    case 'bool':
+      return value === true ? 1 : value === false ? 0 : fail(kind, value);
+    case 'json':
+      return JSON.stringify(value);
+    case 'int':
+    case 'money':
+    case 'micros':
+    case 'date':
+      return typeof value === 'number' ? value : fail(kind, value);
+    case 'id':
+    case 'string':
+    case 'enum':
+      return typeof value === 'string' ? value : fail(kind, value);
+  }
+}
+
+export function decodeValue(kind: FieldKind, value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  switch (kind) {
+    case 'bool':
+      return value !== 0;
+    case 'json':
+      return typeof value === 'string' ? (JSON.parse(value) as unknown) : null;
+    case 'int':
+    case 'money':
+    case 'micros':
+    case 'date':
+      // Money and timestamps are safe integers by contract; a bigint only appears if a foreign
+      // writer stored something larger, which we surface rather than silently round.
+      return typeof value === 'bigint' ? Number(value) : value;
+    default:
+      return value;
+  }
+}
+
+function fail(kind: FieldKind, value: unknown): never {
+  throw new TypeError(`cannot store ${typeof value} value ${JSON.stringify(value)} in a ${kind} field`);
+}
+
+/** Decodes a row into a record holding exactly the given fields. */
+export function decodeRow(fields: readonly (readonly [string, FieldKind])[], row: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const record: Record<string, unknown> = {};
+  for (const [field, kind] of fields) record[field] = decodeValue(kind, row[field]);
+  return record;
+}

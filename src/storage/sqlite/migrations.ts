@@ -1,0 +1,46 @@
+// Versioned schema migrations. Each migration runs once, in its own IMMEDIATE transaction,
+// and is recorded in schema_migrations; the applied set is re-read inside that transaction so
+// that two processes starting on the same file cannot apply a migration twice.
+import type Database from 'better-sqlite3';
+import { initialSchemaDdl } from './schema.ts';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: () => string;
+}
+
+/** Ordered by version. Never edit an applied migration: append a new one. */
+export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial schema', sql: initialSchemaDdl }];
+
+const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
+  version INTEGER NOT NULL PRIMARY KEY,
+  name TEXT NOT NULL,
+  applied_at TEXT NOT NULL
+) STRICT`;
+
+/** Applies every pending migration; returns the versions applied by this call. */
+export function applyMigrations(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS): number[] {
+  db.exec(CREATE_MIGRATIONS_TABLE);
+  const isApplied = db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').pluck();
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  const applied: number[] = [];
+  for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
+    const apply = db.transaction(() => {
+      if (isApplied.get(migration.version) !== undefined) return false;
+      db.exec(migration.sql());
+      record.run(migration.version, migration.name, new Date().toISOString());
+      return true;
+    });
+    if (apply.immediate()) applied.push(migration.version);
+  }
+  return applied;
+}
+
+export function appliedMigrationVersions(db: Database.Database): number[] {
+  return db
+    .prepare('SELECT version FROM schema_migrations ORDER BY version')
+    .pluck()
+    .all()
+    .map((v) => Number(v));
+}

@@ -1,0 +1,114 @@
+// The Repository handed to one transaction's work. It refuses use once its transaction has
+// ended, so a forgotten await cannot write outside (or into the next) transaction.
+import type { EntityMap, EntityName, Micros, PricelistRate, RunningTransaction } from '../../domain/types.ts';
+import type { Condition, EntityRef, ListQuery, OperationOutcome, Repository } from '../storage.ts';
+import type { AccountStore } from './account-store.ts';
+import type { EntityStore } from './entity-store.ts';
+import { OUTCOMES_TABLE, RATES_VERSION_TABLE } from './schema.ts';
+import type { StatementCache } from './statement-cache.ts';
+
+const SQL = {
+  ratesVersion: `SELECT version FROM ${RATES_VERSION_TABLE} WHERE tenant = ?`,
+  getOutcome: `SELECT tenant, transaction_tag, account_tag, outcome, at FROM ${OUTCOMES_TABLE} WHERE tenant = ? AND transaction_tag = ? AND account_tag = ?`,
+  putOutcome:
+    `INSERT INTO ${OUTCOMES_TABLE} (tenant, transaction_tag, account_tag, outcome, at) VALUES (?, ?, ?, ?, ?) ` +
+    'ON CONFLICT (tenant, transaction_tag, account_tag) DO UPDATE SET outcome = excluded.outcome, at = excluded.at',
+} as const;
+
+export interface RepositoryParts {
+  statements: StatementCache;
+  entities: EntityStore;
+  accounts: AccountStore;
+}
+
+export class SqliteRepository implements Repository {
+  #open = true;
+
+  constructor(private readonly parts: RepositoryParts) {}
+
+  /** Called when the owning transaction commits or rolls back. */
+  close(): void {
+    this.#open = false;
+  }
+
+  #use(): RepositoryParts {
+    if (!this.#open) throw new Error('repository used after its transaction ended (a missing await?)');
+    return this.parts;
+  }
+
+  async get<E extends EntityName>(entity: E, ref: EntityRef): Promise<EntityMap[E] | null> {
+    return this.#use().entities.get(entity, ref);
+  }
+
+  async upsert<E extends EntityName>(entity: E, ref: EntityRef, fields: Partial<EntityMap[E]>): Promise<EntityMap[E]> {
+    return this.#use().entities.upsert(entity, ref, fields);
+  }
+
+  async delete<E extends EntityName>(entity: E, ref: EntityRef): Promise<EntityMap[E] | null> {
+    return this.#use().entities.delete(entity, ref);
+  }
+
+  async list<E extends EntityName>(entity: E, query: ListQuery): Promise<EntityMap[E][]> {
+    return this.#use().entities.list(entity, query);
+  }
+
+  async count(entity: EntityName, filter: readonly Condition[]): Promise<number> {
+    return this.#use().entities.count(entity, filter);
+  }
+
+  async addToBalance(tenant: string, accountTag: string, delta: number): Promise<boolean> {
+    return this.#use().accounts.addToBalance(tenant, accountTag, delta);
+  }
+
+  async adjustBalances(
+    tenant: string,
+    accountTag: string | null,
+    tags: readonly string[] | null,
+    mode: 'set' | 'increment',
+    amount: number,
+  ): Promise<number> {
+    return this.#use().accounts.adjustBalances(tenant, accountTag, tags, mode, amount);
+  }
+
+  async listRunning(tenant: string, accountTag: string): Promise<RunningTransaction[]> {
+    return this.#use().accounts.listRunning(tenant, accountTag);
+  }
+
+  async findRunningByTransaction(tenant: string, transactionTag: string): Promise<RunningTransaction[]> {
+    return this.#use().accounts.findRunningByTransaction(tenant, transactionTag);
+  }
+
+  async insertRunning(rt: RunningTransaction): Promise<boolean> {
+    return this.#use().accounts.insertRunning(rt);
+  }
+
+  async endRunning(tenant: string, accountTag: string, transactionTag: string, timestampEnd: Micros): Promise<RunningTransaction | null> {
+    return this.#use().accounts.endRunning(tenant, accountTag, transactionTag, timestampEnd);
+  }
+
+  async deleteRunning(tenant: string, accountTag: string, transactionTag: string): Promise<number> {
+    return this.#use().accounts.deleteRunning(tenant, accountTag, transactionTag);
+  }
+
+  async loadRates(tenant: string): Promise<PricelistRate[]> {
+    return this.#use().entities.allOfTenant('pricelist_rate', tenant);
+  }
+
+  async ratesVersion(tenant: string): Promise<number> {
+    const version = this.#use().statements.get(SQL.ratesVersion).pluck().get(tenant);
+    return version === undefined ? 0 : Number(version);
+  }
+
+  async getOutcome(tenant: string, transactionTag: string, accountTag: string): Promise<OperationOutcome | null> {
+    const row = this.#use().statements.get(SQL.getOutcome).get(tenant, transactionTag, accountTag) as
+      | { tenant: string; transaction_tag: string; account_tag: string; outcome: OperationOutcome['outcome']; at: number }
+      | undefined;
+    return row === undefined ? null : { ...row, at: Number(row.at) };
+  }
+
+  async putOutcome(outcome: OperationOutcome): Promise<void> {
+    this.#use()
+      .statements.get(SQL.putOutcome)
+      .run(outcome.tenant, outcome.transaction_tag, outcome.account_tag, outcome.outcome, outcome.at);
+  }
+}
