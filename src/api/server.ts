@@ -1,0 +1,95 @@
+// The HTTP server: GraphQL API (/graphql), the agent's REST endpoints (/v1/*) and status
+// routes, on one Fastify instance. Every error answer is JSON without a stack trace.
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { RatingConfig } from '../config/config.ts';
+import type { Clock, RatingEngine } from '../rating/engine-types.ts';
+import type { RateIndexCache } from '../rating/rate-cache.ts';
+import type { Storage } from '../storage/storage.ts';
+import { registerGraphql } from './graphql/index.ts';
+import { registerRestRoutes } from './rest/routes.ts';
+
+/** What GET /status/agent needs of a running HEP agent. */
+export interface AgentStatsSource {
+  stats(): Record<string, unknown>;
+}
+
+export interface ServerDependencies {
+  config: Pick<RatingConfig, 'api_body_limit'>;
+  storage: Storage;
+  engine: RatingEngine;
+  rates: RateIndexCache;
+  clock: Clock;
+  logger: Logger;
+  /** The HEP agent running in this process, if any. */
+  agent?: AgentStatsSource | null;
+}
+
+export async function buildServer(deps: ServerDependencies): Promise<FastifyInstance> {
+  const bodyLimit = deps.config.api_body_limit;
+  // Seen as Fastify's base logger type so the instance is the plain FastifyInstance plugins expect.
+  const loggerInstance: FastifyBaseLogger = deps.logger;
+  const app = Fastify({
+    loggerInstance,
+    bodyLimit,
+    // One log line per request would dominate the logs at call rates; errors are still logged.
+    disableRequestLogging: true,
+    // Let close() finish in-flight requests but drop idle keep-alive connections at once.
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
+    if (status >= 500) {
+      request.log.error({ err: error, url: request.url }, 'request failed');
+      return reply.code(status).send({ detail: 'Internal Server Error' });
+    }
+    if (status === 413) {
+      return reply.code(413).send({ detail: `Request body is larger than the limit of ${bodyLimit} bytes` });
+    }
+    return reply.code(status).send({ detail: error.message });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({ detail: `Not Found: ${request.method} ${request.url.split('?')[0]}` });
+  });
+
+  registerCors(app);
+
+  app.get('/status', async (_request, reply) => reply.code(204).send());
+  app.get('/status/agent', async (_request, reply) => {
+    const agent = deps.agent ?? null;
+    if (agent === null) {
+      return reply.code(404).send({ detail: 'No HEP agent runs in this process (start it with `canyan-rating start` or `canyan-rating agent` and a HEP listen address)' });
+    }
+    return reply.code(200).send(agent.stats());
+  });
+
+  await registerRestRoutes(app, { engine: deps.engine });
+  await registerGraphql(app, { storage: deps.storage, rates: deps.rates, engine: deps.engine, clock: deps.clock });
+
+  await app.ready();
+  return app;
+}
+
+/**
+ * CORS open to any origin, any method and any header, credentials included, as the original
+ * API and agent allow (rating.md §1.1). Kept tiny so no extra dependency is needed.
+ */
+function registerCors(app: FastifyInstance): void {
+  app.addHook('onRequest', async (request, reply) => {
+    const origin = request.headers.origin;
+    if (origin === undefined) return;
+    reply.header('access-control-allow-origin', origin);
+    reply.header('access-control-allow-credentials', 'true');
+    reply.header('vary', 'Origin');
+    const preflightMethod = request.headers['access-control-request-method'];
+    if (request.method === 'OPTIONS' && preflightMethod !== undefined) {
+      reply.header('access-control-allow-methods', 'DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT');
+      const requestedHeaders = request.headers['access-control-request-headers'];
+      if (requestedHeaders !== undefined) reply.header('access-control-allow-headers', requestedHeaders);
+      reply.header('access-control-max-age', '600');
+      return reply.code(200).send();
+    }
+  });
+}
