@@ -220,9 +220,11 @@ export class CallTracker<M extends TrackableSipMessage = TrackableSipMessage> {
 
   private find(key: string, callId: string | null): CallState | undefined {
     const direct = this.calls.get(key);
-    if (direct !== undefined || callId === null || callId === key) return direct;
-    const byCallId = this.calls.get(callId);
-    if (byCallId !== undefined) return byCallId;
+    if (direct !== undefined || callId === null) return direct;
+    if (callId !== key) {
+      const byCallId = this.calls.get(callId);
+      if (byCallId !== undefined) return byCallId;
+    }
     const aliased = this.aliases.get(callId);
     return aliased === undefined ? undefined : this.calls.get(aliased);
   }
