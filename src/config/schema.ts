@@ -1,6 +1,7 @@
 // What each configuration key accepts. Values arrive typed from YAML but as text from the
 // environment and the command line, so every schema takes both and normalises.
 import { z } from 'zod';
+import { parseDatabaseUrl } from '../storage/open.ts';
 import { formatListenAddress, parseListenAddress } from './listen-address.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -64,11 +65,12 @@ const regexpSource = text.superRefine((value, ctx) => {
   }
 });
 
+// Checked by the storage's own parser, so configuration accepts exactly what can be opened.
 const databaseUrl = nonEmptyText.superRefine((value, ctx) => {
-  if (!value.startsWith('sqlite:')) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be sqlite:PATH (the only database supported), got "${value}"` });
-  } else if (value.length === 'sqlite:'.length) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'sqlite: needs a file path, e.g. sqlite:./data/rating.db' });
+  try {
+    parseDatabaseUrl(value);
+  } catch (error) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: error instanceof Error ? error.message : String(error) });
   }
 });
 
