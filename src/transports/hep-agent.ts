@@ -1,0 +1,228 @@
+// The HEP agent runtime: UDP and TCP listeners -> HEP decoding -> SIP parsing -> call tracking ->
+// rating engine. Everything the operator needs to see is counted and shown by stats().
+import type { Logger } from 'pino';
+import { CallTracker } from '../calls/call-tracker.ts';
+import { EngineDispatcher, transactionTagsOf } from '../calls/engine-dispatcher.ts';
+import type { Micros } from '../domain/types.ts';
+import { MICROS_PER_SECOND, nowMicros } from '../domain/time.ts';
+import { decodeHep } from '../hep/index.ts';
+import type { RatingEngine } from '../rating/engine-types.ts';
+import { parseSip, type SipMessage } from '../sip/index.ts';
+import { createAccountIdentifier } from '../sip/accounts.ts';
+import { formatListenAddress, parseListenAddress, type ListenAddress } from './listen-address.ts';
+import { PacketCounters } from './packet-counters.ts';
+import type { PacketSource } from './packet-source.ts';
+import { RateLimitedLog } from './rate-limited-log.ts';
+import { startTcpListener, type TcpListener } from './tcp.ts';
+import { startUdpListener, type UdpListener } from './udp.ts';
+
+export interface HepAgentSettings {
+  hep_listen_udp: string;
+  hep_listen_tcp: string;
+  tenant: string;
+  sip_local_domains: string[];
+  sip_header_caller: string;
+  sip_header_callee: string;
+  sip_header_history_info: string;
+  sip_header_history_info_index: number;
+  account_tag_match_regexp: string;
+  product_tag: string;
+  transaction_tags: string[];
+  /** Seconds; default 14400. */
+  call_max_duration: number;
+  /** Seconds; default 300. */
+  call_unanswered_timeout: number;
+}
+
+export interface HepAgent {
+  readonly udpAddress: { host: string; port: number } | null;
+  readonly tcpAddress: { host: string; port: number } | null;
+  /** JSON counters for GET /status/agent. */
+  stats(): Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+export interface HepAgentOptions {
+  settings: HepAgentSettings;
+  engine: RatingEngine;
+  logger: Logger;
+  /** Local clock (microseconds) for timeouts and for packets without a HEP time. */
+  clock?: () => Micros;
+  /** How often timeouts are applied. Default 1000 ms. */
+  sweepIntervalMs?: number;
+  /** Close TCP connections idle for this long. Default 10 minutes. */
+  tcpIdleTimeoutMs?: number;
+  /** How long a failed attempt may still turn into an answered call (seconds). Default 5. */
+  failureSettleSeconds?: number;
+}
+
+const SIP_PAYLOAD_TYPE = 1;
+const UDP_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
+function seconds(value: number, fallback: number): Micros {
+  const valid = Number.isFinite(value) && value > 0 ? value : fallback;
+  return Math.round(valid * MICROS_PER_SECOND);
+}
+
+export async function startHepAgent(options: HepAgentOptions): Promise<HepAgent> {
+  const { settings, engine } = options;
+  const logger = options.logger.child({ component: 'hep-agent' });
+  const clock = options.clock ?? nowMicros;
+  const udpListen = parseListenAddress(settings.hep_listen_udp);
+  const tcpListen = parseListenAddress(settings.hep_listen_tcp);
+
+  const counters = new PacketCounters();
+  const badPackets = new RateLimitedLog(logger, { clock: () => Math.floor(clock() / 1000) });
+  const dispatcher = new EngineDispatcher(
+    engine,
+    { tenant: settings.tenant, tags: transactionTagsOf(settings.transaction_tags, settings.product_tag) },
+    logger,
+  );
+  const tracker = new CallTracker<SipMessage>({
+    identifyParties: createAccountIdentifier(settings),
+    emit: (intent) => dispatcher.dispatch(intent),
+    clock,
+    maxCallDurationMicros: seconds(settings.call_max_duration, 14_400),
+    unansweredTimeoutMicros: seconds(settings.call_unanswered_timeout, 300),
+    failureSettleMicros: seconds(options.failureSettleSeconds ?? 5, 5),
+  });
+
+  const describe = (source: PacketSource): string => `${source.address}:${source.port}`;
+
+  const handlePacket = (packet: Buffer, source: PacketSource): void => {
+    counters.received(source.transport);
+    try {
+      const decoded = decodeHep(packet);
+      if (!decoded.ok) {
+        counters.decodeError(decoded.error.reason);
+        badPackets.warn(
+          { transport: source.transport, source: describe(source), reason: decoded.error.reason, detail: decoded.error.detail },
+          'bad HEP packet dropped',
+        );
+        return;
+      }
+      const hep = decoded.message;
+      counters.decoded(source.transport, hep.version);
+      if (hep.payloadType !== null && hep.payloadType !== SIP_PAYLOAD_TYPE) {
+        counters.nonSipPackets++; // LOG events, RTCP reports, control messages
+        return;
+      }
+      const sip = parseSip(hep.payload);
+      if (!sip.ok) {
+        counters.sipParseErrors++;
+        badPackets.warn(
+          { transport: source.transport, source: describe(source), reason: sip.reason },
+          'HEP packet with unparsable SIP dropped',
+        );
+        return;
+      }
+      tracker.observe(hep, sip.message);
+    } catch (error) {
+      counters.internalErrors++;
+      logger.error({ err: error, source: describe(source) }, 'error while handling a HEP packet');
+    }
+  };
+
+  let udp: UdpListener | null = null;
+  let tcp: TcpListener | null = null;
+  try {
+    if (udpListen !== null) {
+      udp = await startUdpListener({
+        listen: udpListen,
+        onPacket: handlePacket,
+        onError: (error) => logger.warn({ err: error }, 'HEP UDP socket error'),
+        receiveBufferBytes: UDP_RECEIVE_BUFFER_BYTES,
+      });
+    }
+    if (tcpListen !== null) {
+      tcp = await startTcpListener({
+        listen: tcpListen,
+        onPacket: handlePacket,
+        onFramingError: (error, source) => {
+          counters.framingError(error.reason);
+          badPackets.warn(
+            { transport: 'tcp', source: describe(source), reason: error.reason, detail: error.detail },
+            'HEP TCP stream cannot be framed: connection closed',
+          );
+        },
+        onSocketError: (error, source) =>
+          badPackets.warn({ transport: 'tcp', source: describe(source), err: error.message }, 'HEP TCP connection error'),
+        ...(options.tcpIdleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.tcpIdleTimeoutMs }),
+      });
+    }
+  } catch (error) {
+    await udp?.close();
+    await tcp?.close();
+    throw error;
+  }
+  if (udp === null && tcp === null) {
+    logger.info('HEP agent disabled: neither hep_listen_udp nor hep_listen_tcp is set');
+  } else {
+    logger.info(
+      {
+        udp: udp === null ? null : formatListenAddress(udp.address),
+        tcp: tcp === null ? null : formatListenAddress(tcp.address),
+      },
+      'HEP agent listening',
+    );
+  }
+
+  const sweeper = setInterval(() => {
+    try {
+      tracker.sweep(clock());
+    } catch (error) {
+      counters.internalErrors++;
+      logger.error({ err: error }, 'error while sweeping tracked calls');
+    }
+  }, options.sweepIntervalMs ?? 1000);
+  sweeper.unref();
+
+  const address = (listener: UdpListener | TcpListener | null): ListenAddress | null =>
+    listener === null ? null : { ...listener.address };
+
+  let closing: Promise<void> | null = null;
+  return {
+    udpAddress: address(udp),
+    tcpAddress: address(tcp),
+    stats() {
+      const calls = tracker.counters;
+      const sent = dispatcher.counters;
+      return {
+        listeners: {
+          udp: udp === null ? null : formatListenAddress(udp.address),
+          tcp: tcp === null ? null : formatListenAddress(tcp.address),
+        },
+        packets: { udp: { ...counters.packets.udp }, tcp: { ...counters.packets.tcp } },
+        decode_errors: { ...counters.decodeErrors },
+        tcp: {
+          open_connections: tcp?.openConnections ?? 0,
+          ...(tcp === null ? { accepted: 0, closed_on_framing_error: 0, closed_idle: 0, socket_errors: 0 } : tcp.counters),
+          framing_errors: { ...counters.framingErrors },
+        },
+        non_sip_packets: counters.nonSipPackets,
+        sip_parse_errors: counters.sipParseErrors,
+        internal_errors: counters.internalErrors,
+        bad_packet_logs_suppressed: badPackets.suppressed,
+        calls: { tracked: tracker.trackedCalls, ...calls },
+        transactions: {
+          emitted: sent.begin + sent.end + sent.record,
+          begin: sent.begin,
+          end: sent.end,
+          record: sent.record,
+          engine_rejected: sent.engine_rejected,
+          engine_errors: sent.engine_errors,
+          in_flight: sent.in_flight,
+        },
+      };
+    },
+    close() {
+      closing ??= (async () => {
+        clearInterval(sweeper);
+        await Promise.all([udp?.close(), tcp?.close()]);
+        await dispatcher.idle();
+        logger.info('HEP agent stopped');
+      })();
+      return closing;
+    },
+  };
+}
