@@ -1,0 +1,188 @@
+// In-memory prefix index over one tenant's price-list rates: destination-rate resolution
+// (Canyan §3.7) and least-cost routing (§3.8), with the fixes of §8.26: any prefix length
+// matches (including the whole destination), ties go to the cheapest rate, and the validity
+// window datetime_start <= at < datetime_end is enforced.
+//
+// Lookups must be fast (millions per second on a million prefixes) and allocation-free, so
+// prefixes are keyed by a rolling hash that can be computed for every prefix of the
+// destination in one pass, without slicing strings. Hash collisions are resolved by comparing
+// the real prefix text.
+import type { Micros, PricelistRate } from '../domain/types.ts';
+
+/** The part of an account that selects its rates. */
+export interface RateSelector {
+  pricelist_tags: readonly string[] | null;
+  carrier_tags: readonly string[] | null;
+}
+
+const EMPTY_SLOT = -1;
+const HASH_SEED = 0x811c9dc5 | 0;
+
+/** Adds one character to a rolling hash (multiply-xorshift: digit strings spread well). */
+function extendHash(hash: number, charCode: number): number {
+  const mixed = Math.imul(hash ^ charCode, 0x9e3779b1);
+  return mixed ^ (mixed >>> 15);
+}
+
+function hashOf(text: string): number {
+  let hash = HASH_SEED;
+  for (let i = 0; i < text.length; i++) hash = extendHash(hash, text.charCodeAt(i));
+  return hash;
+}
+
+/** The table slot of a hash: its top bits after one more mixing step. */
+function slotOf(hash: number, shift: number): number {
+  return Math.imul(hash ^ (hash >>> 16), 0x2c1b3c6d) >>> shift;
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Order among rates of the same prefix: cheapest rate, then connect fee, then carrier, then pricelist. */
+function compareForDestination(a: PricelistRate, b: PricelistRate): number {
+  return (
+    (a.rate ?? 0) - (b.rate ?? 0) ||
+    (a.connect_fee ?? 0) - (b.connect_fee ?? 0) ||
+    compareText(a.carrier_tag, b.carrier_tag) ||
+    compareText(a.pricelist_tag, b.pricelist_tag)
+  );
+}
+
+/** Least-cost order: rate, then carrier; the rest only makes the order total. */
+function compareForRouting(a: PricelistRate, b: PricelistRate): number {
+  return (
+    (a.rate ?? 0) - (b.rate ?? 0) ||
+    compareText(a.carrier_tag, b.carrier_tag) ||
+    (a.connect_fee ?? 0) - (b.connect_fee ?? 0) ||
+    compareText(a.pricelist_tag, b.pricelist_tag) ||
+    b.prefix.length - a.prefix.length
+  );
+}
+
+function isValidAt(rate: PricelistRate, at: Micros): boolean {
+  return (rate.datetime_start === null || rate.datetime_start <= at) && (rate.datetime_end === null || at < rate.datetime_end);
+}
+
+/** Null or empty filter lists select everything. */
+function passesFilter(filter: readonly string[] | null, value: string): boolean {
+  return filter === null || filter.length === 0 || filter.includes(value);
+}
+
+export class RateIndex {
+  // An open-addressing hash table in typed arrays: a JS Map of a million entries is several
+  // times slower per probe, and a lookup probes once per prefix length.
+  private readonly prefixes: string[] = [];
+  /** candidates[i]: active rates with exactly prefixes[i], cheapest first. */
+  private readonly candidates: PricelistRate[][] = [];
+  private readonly slotEntry: Int32Array;
+  private readonly slotHash: Int32Array;
+  private readonly slotShift: number;
+  private readonly slotMask: number;
+  private readonly longestPrefix: number;
+  /** Scratch space for the hashes of a destination's prefixes; reused by every lookup. */
+  private readonly prefixHashes: Int32Array;
+  /** How many active rates the index holds. */
+  readonly size: number;
+
+  constructor(rates: readonly PricelistRate[]) {
+    const entryOf = new Map<string, number>();
+    let longest = 0;
+    let size = 0;
+    for (const rate of rates) {
+      if (rate.active !== true || rate.prefix.length === 0) continue;
+      let entry = entryOf.get(rate.prefix);
+      if (entry === undefined) {
+        entry = this.prefixes.length;
+        entryOf.set(rate.prefix, entry);
+        this.prefixes.push(rate.prefix);
+        this.candidates.push([]);
+      }
+      this.candidates[entry].push(rate);
+      longest = Math.max(longest, rate.prefix.length);
+      size++;
+    }
+    for (const list of this.candidates) list.sort(compareForDestination);
+
+    let bits = 4;
+    while (1 << bits < this.prefixes.length * 2) bits++;
+    this.slotShift = 32 - bits;
+    this.slotMask = (1 << bits) - 1;
+    this.slotEntry = new Int32Array(1 << bits).fill(EMPTY_SLOT);
+    this.slotHash = new Int32Array(1 << bits);
+    for (let entry = 0; entry < this.prefixes.length; entry++) {
+      const hash = hashOf(this.prefixes[entry]);
+      let slot = slotOf(hash, this.slotShift);
+      while (this.slotEntry[slot] !== EMPTY_SLOT) slot = (slot + 1) & this.slotMask;
+      this.slotEntry[slot] = entry;
+      this.slotHash[slot] = hash;
+    }
+    this.longestPrefix = longest;
+    this.prefixHashes = new Int32Array(longest + 1);
+    this.size = size;
+  }
+
+  /** Fills prefixHashes[1..n] with the hashes of the destination's first n characters; returns n. */
+  private hashPrefixes(destination: string): number {
+    const length = Math.min(destination.length, this.longestPrefix);
+    let hash = HASH_SEED;
+    for (let i = 0; i < length; i++) {
+      hash = extendHash(hash, destination.charCodeAt(i));
+      this.prefixHashes[i + 1] = hash;
+    }
+    return length;
+  }
+
+  /** The rates whose prefix is exactly destination's first `length` characters, or null. */
+  private candidatesAt(destination: string, length: number): PricelistRate[] | null {
+    const hash = this.prefixHashes[length];
+    for (let slot = slotOf(hash, this.slotShift); ; slot = (slot + 1) & this.slotMask) {
+      const entry = this.slotEntry[slot];
+      if (entry === EMPTY_SLOT) return null;
+      if (this.slotHash[slot] === hash) {
+        const prefix = this.prefixes[entry];
+        if (prefix.length === length && destination.startsWith(prefix)) return this.candidates[entry];
+      }
+    }
+  }
+
+  /**
+   * The rate an account pays to reach `destination` at time `at`: the longest matching prefix
+   * among the account's pricelists and carriers, cheapest first among equal prefixes.
+   */
+  destinationRate(account: RateSelector, destination: string | null, at: Micros): PricelistRate | null {
+    if (destination === null || destination.length === 0) return null;
+    for (let length = this.hashPrefixes(destination); length > 0; length--) {
+      const candidates = this.candidatesAt(destination, length);
+      if (candidates === null) continue;
+      for (let i = 0; i < candidates.length; i++) {
+        const rate = candidates[i];
+        if (
+          isValidAt(rate, at) &&
+          passesFilter(account.pricelist_tags, rate.pricelist_tag) &&
+          passesFilter(account.carrier_tags, rate.carrier_tag)
+        ) {
+          return rate;
+        }
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Every rate of any pricelist that can carry `destination` at `at`, cheapest first (every
+   * matching prefix length competes). `carrierTags` null means every carrier, [] means none.
+   */
+  leastCostRouting(carrierTags: readonly string[] | null, destination: string | null, at: Micros): PricelistRate[] {
+    const found: PricelistRate[] = [];
+    if (destination === null || destination.length === 0 || (carrierTags !== null && carrierTags.length === 0)) return found;
+    for (let length = this.hashPrefixes(destination); length > 0; length--) {
+      const candidates = this.candidatesAt(destination, length);
+      if (candidates === null) continue;
+      for (const rate of candidates) {
+        if (isValidAt(rate, at) && (carrierTags === null || carrierTags.includes(rate.carrier_tag))) found.push(rate);
+      }
+    }
+    return found.sort(compareForRouting);
+  }
+}
