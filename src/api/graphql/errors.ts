@@ -1,0 +1,50 @@
+// Errors a resolver raises on purpose, and the HTTP shape of every GraphQL error response.
+import { GraphQLError } from 'graphql';
+import { DuplicateKeyError } from '../../storage/storage.ts';
+
+/** A request the API refuses (bad key, missing reference, invalid value). Its message is shown as is. */
+export class UserInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UserInputError';
+  }
+}
+
+export interface ErrorBody {
+  message: string;
+  locations: readonly { line: number; column: number }[] | undefined;
+  path: readonly (string | number)[] | undefined;
+}
+
+function describeDuplicate(error: DuplicateKeyError): string {
+  const key = Object.entries(error.key)
+    .map(([field, value]) => `${field} = ${String(value)}`)
+    .join(', ');
+  return `Duplicate key: another ${error.entity} already has ${key}`;
+}
+
+function messageOf(error: GraphQLError): string {
+  const original = error.originalError;
+  if (original instanceof DuplicateKeyError) return describeDuplicate(original);
+  return error.message;
+}
+
+/**
+ * Flattens mercurius' wrapped validation errors and keeps only message, locations and path:
+ * never stack traces or internal extensions.
+ */
+export function toErrorBodies(errors: readonly GraphQLError[]): ErrorBody[] {
+  const bodies: ErrorBody[] = [];
+  for (const error of errors) {
+    const nested: unknown = (error.originalError as { errors?: unknown } | undefined)?.errors;
+    if (Array.isArray(nested) && nested.length > 0) {
+      for (const inner of nested) {
+        if (inner instanceof GraphQLError) bodies.push(...toErrorBodies([inner]));
+        else if (inner instanceof Error) bodies.push({ message: inner.message, locations: undefined, path: undefined });
+      }
+      continue;
+    }
+    bodies.push({ message: messageOf(error), locations: error.locations, path: error.path });
+  }
+  return bodies;
+}
