@@ -1,0 +1,141 @@
+// HTTP behaviour of /graphql (Canyan §3.1), over a real socket.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startHarness, type Harness } from './harness.ts';
+
+describe('GraphQL HTTP behaviour', () => {
+  let h: Harness;
+  let base: string;
+
+  before(async () => {
+    h = await startHarness();
+    const address = await h.app.listen({ host: '127.0.0.1', port: 0 });
+    base = `${address}/graphql`;
+  });
+  after(async () => h.close());
+
+  test('POST application/json runs the query and omits errors on success', async () => {
+    const response = await fetch(base, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ version }' }),
+    });
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /application\/json/);
+    assert.deepEqual(await response.json(), { data: { version: 1 } });
+  });
+
+  test('POST application/json with variables and operationName', async () => {
+    const response = await fetch(base, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+      body: JSON.stringify({
+        query: 'query A { version } query B($tag: String) { Account(account_tag: $tag) { id } }',
+        variables: { tag: 'nobody' },
+        operationName: 'B',
+      }),
+    });
+    assert.equal(response.status, 200);
+    assert.deepEqual(await response.json(), { data: { Account: null } });
+  });
+
+  test('POST application/graphql takes the raw query as the body', async () => {
+    const response = await fetch(base, { method: 'POST', headers: { 'content-type': 'application/graphql' }, body: '{ version }' });
+    assert.equal(response.status, 200);
+    assert.deepEqual(await response.json(), { data: { version: 1 } });
+  });
+
+  test('POST with ?query= works with any content type', async () => {
+    const response = await fetch(`${base}?query=${encodeURIComponent('{ version }')}`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: 'ignored',
+    });
+    assert.equal(response.status, 200);
+    assert.deepEqual(await response.json(), { data: { version: 1 } });
+  });
+
+  test('POST with another content type and no ?query= is 415 plain text', async () => {
+    const response = await fetch(base, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{ version }' });
+    assert.equal(response.status, 415);
+    assert.match(response.headers.get('content-type') ?? '', /text\/plain/);
+    assert.equal(await response.text(), 'Unsupported Media Type');
+  });
+
+  test('a JSON body without query is 400 plain text', async () => {
+    const response = await fetch(base, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ variables: {} }),
+    });
+    assert.equal(response.status, 400);
+    assert.match(response.headers.get('content-type') ?? '', /text\/plain/);
+    assert.equal(await response.text(), 'No GraphQL query found in the request');
+  });
+
+  test('GET ?query= runs the query; GET without one is 400 plain text', async () => {
+    const ok = await fetch(`${base}?query=${encodeURIComponent('{ version }')}`);
+    assert.equal(ok.status, 200);
+    assert.deepEqual(await ok.json(), { data: { version: 1 } });
+    const missing = await fetch(base);
+    assert.equal(missing.status, 400);
+    assert.equal(await missing.text(), 'No GraphQL query found in the request');
+  });
+
+  test('GET from a browser (Accept text/html) shows GraphiQL', async () => {
+    const response = await fetch(base, { headers: { accept: 'text/html,application/xhtml+xml' } });
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /text\/html/);
+    const page = await response.text();
+    assert.match(page, /GraphiQL/);
+    // The page's assets resolve relative to /graphql and are served.
+    const config = await fetch(new URL('./graphiql/config.js', base));
+    assert.equal(config.status, 200);
+    assert.match(await config.text(), /\/graphql/);
+  });
+
+  test('other methods are 405 plain text', async () => {
+    for (const method of ['PUT', 'PATCH', 'DELETE']) {
+      const response = await fetch(base, { method });
+      assert.equal(response.status, 405, method);
+      assert.match(response.headers.get('content-type') ?? '', /text\/plain/);
+      assert.equal(await response.text(), 'Method Not Allowed');
+    }
+  });
+
+  test('any error is HTTP 400 with data and errors {message, locations, path}, no stack', async () => {
+    const response = await fetch(base, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ version Account(tenant: "default") { id } }' }),
+    });
+    assert.equal(response.status, 400);
+    const body = await response.json();
+    assert.deepEqual(body, {
+      data: { version: 1, Account: null },
+      errors: [{ message: 'Provide either the id or tenant and account_tag!', locations: [{ line: 1, column: 11 }], path: ['Account'] }],
+    });
+  });
+
+  test('a query that does not validate is 400 with errors and null data', async () => {
+    const response = await h.gql('{ nosuchfield }');
+    assert.equal(response.status, 400);
+    assert.equal(response.body.data, null);
+    assert.equal(response.body.errors?.length, 1);
+    assert.match(response.body.errors?.[0]?.message ?? '', /nosuchfield/);
+    assert.deepEqual(Object.keys(response.body.errors?.[0] ?? {}).sort(), ['locations', 'message']);
+  });
+
+  test('a syntax error is 400 with a message', async () => {
+    const response = await h.gql('{ version ');
+    assert.equal(response.status, 400);
+    assert.match(response.body.errors?.[0]?.message ?? '', /Syntax Error/);
+    assert.equal(JSON.stringify(response.body).includes('    at '), false);
+  });
+
+  test('a missing entity is null with 200', async () => {
+    const response = await h.gql('{ Account(account_tag: "nobody") { id } Carrier(id: "nothing") { id } }');
+    assert.equal(response.status, 200);
+    assert.deepEqual(response.body, { data: { Account: null, Carrier: null } });
+  });
+});
