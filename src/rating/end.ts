@@ -1,0 +1,66 @@
+// `end_transaction` (§4.6): rate every running transaction of the call with its frozen rate,
+// store the consolidated transaction record, debit the balance (POSTPAID too) and remove the
+// running transaction, all in one storage transaction. Repeating an end charges nothing.
+import type { Micros } from '../domain/types.ts';
+import type { Repository } from '../storage/storage.ts';
+import { loadCallAccounts, sidesOf } from './checks.ts';
+import type { EndTransactionRequest, OperationResponse } from './engine-types.ts';
+import { computeFee } from './fees.ts';
+import { hasParties, joinTags, loadLinkedAccounts, partiesFromAuthorization, partiesFromRunning, partiesOf } from './parties.ts';
+import { NOTHING_TO_DO, OK, OperationAborted, failed, type Progress } from './responses.ts';
+
+export async function endCall(repo: Repository, request: EndTransactionRequest, at: Micros, progress: Progress): Promise<OperationResponse> {
+  const { tenant, transaction_tag: transactionTag } = request;
+  let parties = partiesOf(request);
+  if (!hasParties(parties)) {
+    const restored =
+      (await partiesFromRunning(repo, tenant, transactionTag)) ?? (await partiesFromAuthorization(repo, tenant, transactionTag));
+    if (restored === null || !hasParties(restored)) return NOTHING_TO_DO;
+    parties = restored;
+  }
+  const loaded = await loadCallAccounts(repo, tenant, parties, { requireActive: false });
+  if (!loaded.ok) return loaded.response;
+
+  const running = new Map((await repo.findRunningByTransaction(tenant, transactionTag)).map((rt) => [rt.account_tag, rt]));
+  for (const side of sidesOf(loaded.accounts)) {
+    // Linked accounts first, the side's own account last (§4.6).
+    const items = [...(await loadLinkedAccounts(repo, side.account)), side.account];
+    for (const item of items) {
+      progress.accountTag = item.account_tag;
+      if ((await repo.getOutcome(tenant, transactionTag, item.account_tag)) !== null) continue;
+      const rt = running.get(item.account_tag);
+      if (rt === undefined) {
+        // The side's own account must have begun the call (§7.4: ok=false). A linked account
+        // added after the begin has nothing to settle and must not block the call's end.
+        if (item === side.account) throw new OperationAborted(failed(item.account_tag, 'INTERNAL_ERROR'));
+        continue;
+      }
+      const { fee, duration } = computeFee(rt.destination_rate, rt.timestamp_begin, at);
+      await repo.upsert(
+        'transaction',
+        { key: { tenant, transaction_tag: transactionTag, account_tag: item.account_tag } },
+        {
+          source: rt.source,
+          source_ip: rt.source_ip,
+          destination: rt.destination,
+          carrier_ip: rt.carrier_ip,
+          destination_rate: rt.destination_rate,
+          tags: joinTags(rt.tags, item.tags),
+          timestamp_begin: rt.timestamp_begin,
+          timestamp_end: at,
+          primary: rt.primary,
+          inbound: rt.inbound,
+          duration,
+          fee,
+          end_reason: request.end_reason ?? null,
+        },
+      );
+      if (fee !== 0 && !(await repo.addToBalance(tenant, item.account_tag, -fee))) {
+        throw new OperationAborted(failed(item.account_tag, 'INTERNAL_ERROR'));
+      }
+      await repo.deleteRunning(tenant, item.account_tag, transactionTag);
+      await repo.putOutcome({ tenant, transaction_tag: transactionTag, account_tag: item.account_tag, outcome: 'ended', at });
+    }
+  }
+  return OK;
+}

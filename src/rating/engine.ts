@@ -1,0 +1,94 @@
+// The rating engine over a Storage: every operation is one storage transaction, so it is
+// all-or-nothing and never interleaves with another operation's reads and writes. Balances are
+// only ever changed with repo.addToBalance (no read-modify-write in JS).
+import { nowMicros } from '../domain/time.ts';
+import type { Repository, Storage } from '../storage/storage.ts';
+import { authorize } from './authorize.ts';
+import { beginCall } from './begin.ts';
+import { endCall } from './end.ts';
+import type {
+  AuthorizationRequest,
+  AuthorizationResponse,
+  BeginTransactionRequest,
+  Clock,
+  EndTransactionRequest,
+  OperationResponse,
+  RatingEngine,
+  RecordTransactionRequest,
+  RollbackResponse,
+  RollbackTransactionRequest,
+} from './engine-types.ts';
+import { presentTag } from './parties.ts';
+import { RateIndexCache } from './rate-cache.ts';
+import { recordCall } from './record.ts';
+import { OperationAborted, failed, type Progress } from './responses.ts';
+import { rollBackCall } from './rollback.ts';
+
+export interface RatingEngineOptions {
+  storage: Storage;
+  /** "now" for requests without timestamps; defaults to the system clock. */
+  clock?: Clock;
+  /** Share one cache with the API so rate indexes are built once per tenant and version. */
+  rates?: RateIndexCache;
+}
+
+/** The account named first by a request: who an unexpected failure is reported against. */
+function firstParty(request: { account_tag: string | null; destination_account_tag: string | null }): string | null {
+  return presentTag(request.account_tag) ?? presentTag(request.destination_account_tag);
+}
+
+export function createRatingEngine(options: RatingEngineOptions): RatingEngine {
+  const { storage } = options;
+  const clock = options.clock ?? nowMicros;
+  const rates = options.rates ?? new RateIndexCache();
+
+  /**
+   * Runs an operation atomically. An aborted operation answers its own response; any other
+   * error undoes everything and answers INTERNAL_ERROR for the account being worked on.
+   */
+  async function settle(
+    request: { account_tag: string | null; destination_account_tag: string | null },
+    work: (repo: Repository, progress: Progress) => Promise<OperationResponse>,
+  ): Promise<OperationResponse> {
+    const progress: Progress = { accountTag: firstParty(request) };
+    try {
+      return await storage.transaction((repo) => work(repo, progress));
+    } catch (error) {
+      if (error instanceof OperationAborted) return error.response;
+      return failed(progress.accountTag, 'INTERNAL_ERROR');
+    }
+  }
+
+  return {
+    authorization(request: AuthorizationRequest): Promise<AuthorizationResponse> {
+      const at = request.timestamp_auth ?? clock();
+      // Errors propagate: the transport answers a server error rather than a made-up refusal.
+      return storage.transaction(async (repo) => authorize(repo, await rates.forTenant(repo, request.tenant), request, at));
+    },
+
+    beginTransaction(request: BeginTransactionRequest): Promise<OperationResponse> {
+      const at = request.timestamp_begin ?? clock();
+      return settle(request, async (repo, progress) => beginCall(repo, await rates.forTenant(repo, request.tenant), request, at, progress));
+    },
+
+    endTransaction(request: EndTransactionRequest): Promise<OperationResponse> {
+      const at = request.timestamp_end ?? clock();
+      return settle(request, (repo, progress) => endCall(repo, request, at, progress));
+    },
+
+    async rollbackTransaction(request: RollbackTransactionRequest): Promise<RollbackResponse> {
+      const at = clock();
+      try {
+        return { ok: await storage.transaction((repo) => rollBackCall(repo, request, at)) };
+      } catch {
+        return { ok: false };
+      }
+    },
+
+    recordTransaction(request: RecordTransactionRequest): Promise<OperationResponse> {
+      const now = clock();
+      const times = { begin: request.timestamp_begin ?? now, end: request.timestamp_end ?? now };
+      return settle(request, async (repo, progress) => recordCall(repo, await rates.forTenant(repo, request.tenant), request, times, progress));
+    },
+  };
+}
