@@ -120,7 +120,7 @@ export function scanLayout(payload: Buffer): MessageLayout {
   const headers = new HeaderTable();
   let pos = first.next;
   let bodyStart = length;
-  let canContinue = false;
+  let previousLineWasHeader = false;
   while (pos < length) {
     const { contentEnd, next } = lineBounds(payload, pos);
     if (contentEnd === pos) {
@@ -130,7 +130,7 @@ export function scanLayout(payload: Buffer): MessageLayout {
     if (isWhitespace(payload[pos])) {
       // A folded continuation of the previous header (obsolete but legal line folding).
       const valueEnd = trimEnd(payload, pos, contentEnd);
-      if (canContinue && valueEnd > pos) {
+      if (previousLineWasHeader && valueEnd > pos) {
         if (headers.valueEnd(headers.count - 1) === headers.valueStart(headers.count - 1)) {
           // The header line itself had an empty value: the value starts on this line.
           let valueStart = pos;
@@ -141,7 +141,7 @@ export function scanLayout(payload: Buffer): MessageLayout {
         }
       }
     } else {
-      canContinue = addHeaderLine(payload, pos, contentEnd, headers);
+      previousLineWasHeader = addHeaderLine(payload, pos, contentEnd, headers);
     }
     pos = next;
   }
