@@ -136,18 +136,20 @@ async function runWorkers(
   }
   const plans: SippInstancePlan[] = [];
   const xhttpWorkers: XhttpStep[] = [];
-  try {
-    for (const [workerIndex, worker] of scenario.workers.entries()) {
-      if (worker.type === 'sipp') {
+  for (const [workerIndex, worker] of scenario.workers.entries()) {
+    if (worker.type === 'sipp') {
+      try {
         plans.push(...(await planSippInstances({ scenario, worker, workerIndex, runOptions: options, workdir, random, stores: context.stores })));
-      } else if (worker.type === 'kamailio_xhttp') {
-        xhttpWorkers.push(worker);
-      } else {
-        options.log(`warning: worker ${workerIndex + 1} has the unknown type "${worker.declaredType}"; skipped`);
+      } catch (error) {
+        // As in the original, a template problem stops every worker before any sipp starts.
+        const template = worker.scenario ?? 'the built-in template';
+        return [`worker ${workerIndex + 1} (${template}): ${errorMessage(error)}`];
       }
+    } else if (worker.type === 'kamailio_xhttp') {
+      xhttpWorkers.push(worker);
+    } else {
+      options.log(`warning: worker ${workerIndex + 1} has the unknown type "${worker.declaredType}"; skipped`);
     }
-  } catch (error) {
-    return [`workers: ${errorMessage(error)}`];
   }
 
   const results = await runSippInstances(plans, {
