@@ -1,6 +1,6 @@
 // The HTTP server: GraphQL API (/graphql), the agent's REST endpoints (/v1/*) and status
 // routes, on one Fastify instance. Every error answer is JSON without a stack trace.
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { RatingConfig } from '../config/config.ts';
 import type { Clock, RatingEngine } from '../rating/engine-types.ts';
@@ -33,7 +33,7 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
     loggerInstance,
     bodyLimit,
     // One log line per request would dominate the logs at call rates; errors are still logged.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // Let close() finish in-flight requests but drop idle keep-alive connections at once.
     forceCloseConnections: 'idle',
     return503OnClosing: true,

@@ -24,6 +24,8 @@ const FALSE_WORDS = new Set(['0', 'off', 'f', 'false', 'n', 'no']);
 export class BodyReader {
   readonly issues: ValidationIssue[] = [];
   private readonly fields: Readonly<Record<string, unknown>>;
+  /** Without an object there are no fields to complain about: the body itself is the issue. */
+  private readonly bodyRejected: boolean = true;
 
   constructor(body: unknown) {
     if (body === undefined || body === null) {
@@ -33,6 +35,7 @@ export class BodyReader {
       this.issues.push({ loc: ['body'], msg: 'value is not a valid dict', type: 'type_error.dict' });
       this.fields = {};
     } else {
+      this.bodyRejected = false;
       this.fields = body as Record<string, unknown>;
     }
   }
@@ -44,7 +47,7 @@ export class BodyReader {
   requiredText(name: string): string {
     const value = this.fields[name];
     if (value === undefined) {
-      this.issues.push({ ...MISSING, loc: ['body', name] });
+      if (!this.bodyRejected) this.issues.push({ ...MISSING, loc: ['body', name] });
       return '';
     }
     if (value === null) {
