@@ -33,25 +33,26 @@ const SQL = {
   deleteRunning: `DELETE FROM ${RUNNING_TABLE} WHERE account_id = (${ACCOUNT_ID}) AND transaction_tag = ?`,
 } as const;
 
-type Row = Record<string, unknown>;
+type RawRow = readonly unknown[];
 
-function decodeRunning(row: Row, tenant: unknown = row.tenant, accountTag: unknown = row.account_tag): RunningTransaction {
+/** Decodes [tenant, account_tag, ...RUNNING_FIELDS] rows. */
+function decodeRunning(row: RawRow): RunningTransaction {
   return {
-    tenant: String(tenant),
-    account_tag: String(accountTag),
-    transaction_tag: String(row.transaction_tag),
-    proxy_tag: row.proxy_tag as string | null,
-    source: row.source as string | null,
-    source_ip: row.source_ip as string | null,
-    destination: row.destination as string | null,
-    carrier_ip: row.carrier_ip as string | null,
-    tags: decodeValue('json', row.tags) as string[] | null,
-    destination_rate: decodeValue('json', row.destination_rate) as FrozenRate | null,
-    in_progress: row.in_progress !== 0,
-    inbound: row.inbound !== 0,
-    primary: row.primary !== 0,
-    timestamp_begin: Number(row.timestamp_begin),
-    timestamp_end: row.timestamp_end === null ? null : Number(row.timestamp_end),
+    tenant: row[0] as string,
+    account_tag: row[1] as string,
+    transaction_tag: row[2] as string,
+    proxy_tag: row[3] as string | null,
+    source: row[4] as string | null,
+    source_ip: row[5] as string | null,
+    destination: row[6] as string | null,
+    carrier_ip: row[7] as string | null,
+    tags: decodeValue('json', row[8]) as string[] | null,
+    destination_rate: decodeValue('json', row[9]) as FrozenRate | null,
+    in_progress: row[10] !== 0,
+    inbound: row[11] !== 0,
+    primary: row[12] !== 0,
+    timestamp_begin: Number(row[13]),
+    timestamp_end: row[14] === null ? null : Number(row[14]),
   };
 }
 
@@ -79,16 +80,16 @@ export class AccountStore {
 
   listRunning(tenant: string, accountTag: string): RunningTransaction[] {
     return this.statements
-      .get(SQL.listRunning)
+      .get(SQL.listRunning, 'raw')
       .all(tenant, accountTag)
-      .map((row) => decodeRunning(row as Row));
+      .map((row) => decodeRunning(row as RawRow));
   }
 
   findRunningByTransaction(tenant: string, transactionTag: string): RunningTransaction[] {
     return this.statements
-      .get(SQL.findRunningByTransaction)
+      .get(SQL.findRunningByTransaction, 'raw')
       .all(transactionTag, tenant)
-      .map((row) => decodeRunning(row as Row));
+      .map((row) => decodeRunning(row as RawRow));
   }
 
   insertRunning(rt: RunningTransaction): boolean {
@@ -115,8 +116,8 @@ export class AccountStore {
   }
 
   endRunning(tenant: string, accountTag: string, transactionTag: string, timestampEnd: Micros): RunningTransaction | null {
-    const row = this.statements.get(SQL.endRunning).get(timestampEnd, tenant, accountTag, transactionTag);
-    return row === undefined ? null : decodeRunning(row as Row, tenant, accountTag);
+    const row = this.statements.get(SQL.endRunning, 'raw').get(timestampEnd, tenant, accountTag, transactionTag);
+    return row === undefined ? null : decodeRunning([tenant, accountTag, ...(row as RawRow)]);
   }
 
   deleteRunning(tenant: string, accountTag: string, transactionTag: string): number {

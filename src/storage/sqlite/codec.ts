@@ -47,9 +47,12 @@ function fail(kind: FieldKind, value: unknown): never {
   throw new TypeError(`cannot store ${typeof value} value ${JSON.stringify(value)} in a ${kind} field`);
 }
 
-/** Decodes a row into a record holding exactly the given fields. */
-export function decodeRow(fields: readonly (readonly [string, FieldKind])[], row: Readonly<Record<string, unknown>>): Record<string, unknown> {
+/** Decodes a raw row (values in `fields` order, starting at `offset`) into a record. */
+export function decodeRawRow(fields: readonly (readonly [string, FieldKind])[], row: readonly unknown[], offset = 0): Record<string, unknown> {
   const record: Record<string, unknown> = {};
-  for (const [field, kind] of fields) record[field] = decodeValue(kind, row[field]);
+  for (let i = 0; i < fields.length; i++) {
+    const [field, kind] = fields[i];
+    record[field] = decodeValue(kind, row[offset + i]);
+  }
   return record;
 }

@@ -1,31 +1,37 @@
 // Generic access to the entity tables (get, upsert, delete, list, count), shared by every
-// entity through its TableSpec. Each operation uses one or two cached prepared statements.
+// entity through its TableSpec. Statements bind positional parameters and return raw rows
+// (arrays in column order): both are markedly cheaper than named parameters and row objects,
+// and upserts sit on the rating engine's hot path.
 import { randomUUID } from 'node:crypto';
 import type { EntityMap, EntityName } from '../../domain/types.ts';
 import { DuplicateKeyError, type Condition, type EntityRef, type ListQuery } from '../storage.ts';
-import { decodeRow, encodeValue, type SqlValue } from './codec.ts';
+import { decodeRawRow, encodeValue, type SqlValue } from './codec.ts';
 import { countSql, listSql } from './list-query.ts';
 import { quoteIdentifier as q, SEQUENCE_COLUMN } from './sql-names.ts';
 import type { StatementCache } from './statement-cache.ts';
-import { TABLE_SPECS, type TableSpec } from './table-spec.ts';
+import { TABLE_SPECS, type ColumnSpec, type TableSpec } from './table-spec.ts';
 
-type Row = Record<string, unknown>;
-type NamedParams = Record<string, SqlValue>;
+type RawRow = readonly unknown[];
+/** Encoded values in column order; undefined where the caller gave nothing (or null). */
+type GivenValues = (SqlValue | undefined)[];
 
-interface EntitySql {
-  selectById: string;
-  selectByKey: string;
-  deleteById: string;
-  deleteByKey: string;
-  insert: string;
-  updateBySequence: string;
-  /** Insert-or-update on the natural key in one statement (the engine's hot path). */
-  upsertByKey: string;
-}
-
-function valueExpression(column: TableSpec['columns'][number]): string {
-  const param = `@${column.name}`;
-  return column.insertDefault === undefined ? param : `coalesce(${param}, ${sqlLiteral(column.insertDefault)})`;
+interface EntityPlan {
+  spec: TableSpec;
+  idIndex: number;
+  keyIndexes: readonly number[];
+  requiredIndexes: readonly number[];
+  /** Columns with an insert default: the one-statement upsert binds them a second time. */
+  defaultIndexes: readonly number[];
+  sql: {
+    /** Rows start with the sequence column, then every column. */
+    selectById: string;
+    selectByKey: string;
+    deleteById: string;
+    deleteByKey: string;
+    insert: string;
+    updateBySequence: string;
+    upsertByKey: string;
+  };
 }
 
 function sqlLiteral(value: SqlValue): string {
@@ -34,33 +40,50 @@ function sqlLiteral(value: SqlValue): string {
   return String(value);
 }
 
-function buildSql(spec: TableSpec): EntitySql {
+function valueExpression(column: ColumnSpec): string {
+  return column.insertDefault === undefined ? '?' : `coalesce(?, ${sqlLiteral(column.insertDefault)})`;
+}
+
+function buildPlan(spec: TableSpec): EntityPlan {
+  const columns = spec.columns;
+  const indexOf = (name: string): number => columns.findIndex((c) => c.name === name);
   const table = q(spec.entity.table);
+  const columnList = columns.map((c) => q(c.name)).join(', ');
   const keyMatch = spec.entity.key.map((k) => `${q(k)} = ?`).join(' AND ');
-  const columnList = spec.columns.map((c) => q(c.name)).join(', ');
-  const values = spec.columns.map(valueExpression).join(', ');
-  // Null parameters keep the stored value: upserts never unset a field.
-  const keep = (name: string): string => `${q(name)} = coalesce(@${name}, ${q(name)})`;
-  const updatable = spec.columns.filter((c) => c.kind !== 'id').map((c) => keep(c.name));
-  const nonKey = spec.columns.filter((c) => c.kind !== 'id' && !spec.keySet.has(c.name)).map((c) => keep(c.name));
-  const insert = `INSERT INTO ${table} (${columnList}) VALUES (${values})`;
+  const insert = `INSERT INTO ${table} (${columnList}) VALUES (${columns.map(valueExpression).join(', ')})`;
+  // A null parameter keeps the stored value: upserts never unset a field.
+  const updatable = columns.filter((c) => c.kind !== 'id').map((c) => `${q(c.name)} = coalesce(?, ${q(c.name)})`);
+  const conflictUpdates = [
+    ...columns
+      .filter((c) => c.kind !== 'id' && !spec.keySet.has(c.name) && c.insertDefault === undefined)
+      .map((c) => `${q(c.name)} = coalesce(excluded.${q(c.name)}, ${q(c.name)})`),
+    // excluded.<column> would hold the insert default, so these columns take their own parameter.
+    ...columns.filter((c) => c.insertDefault !== undefined).map((c) => `${q(c.name)} = coalesce(?, ${q(c.name)})`),
+  ];
   return {
-    selectById: `SELECT * FROM ${table} WHERE id = ?`,
-    selectByKey: `SELECT * FROM ${table} WHERE ${keyMatch}`,
-    deleteById: `DELETE FROM ${table} WHERE id = ? RETURNING *`,
-    deleteByKey: `DELETE FROM ${table} WHERE ${keyMatch} RETURNING *`,
-    insert: `${insert} RETURNING *`,
-    updateBySequence: `UPDATE ${table} SET ${updatable.join(', ')} WHERE ${q(SEQUENCE_COLUMN)} = @${SEQUENCE_COLUMN} RETURNING *`,
-    upsertByKey:
-      `${insert} ON CONFLICT (${spec.entity.key.map(q).join(', ')}) DO ` +
-      (nonKey.length > 0 ? `UPDATE SET ${nonKey.join(', ')}` : 'NOTHING') +
-      ' RETURNING *',
+    spec,
+    idIndex: columns.findIndex((c) => c.kind === 'id'),
+    keyIndexes: spec.entity.key.map(indexOf),
+    requiredIndexes: spec.requiredOnInsert.map(indexOf),
+    defaultIndexes: columns.flatMap((c, i) => (c.insertDefault === undefined ? [] : [i])),
+    sql: {
+      selectById: `SELECT ${q(SEQUENCE_COLUMN)}, ${columnList} FROM ${table} WHERE id = ?`,
+      selectByKey: `SELECT ${q(SEQUENCE_COLUMN)}, ${columnList} FROM ${table} WHERE ${keyMatch}`,
+      deleteById: `DELETE FROM ${table} WHERE id = ? RETURNING ${columnList}`,
+      deleteByKey: `DELETE FROM ${table} WHERE ${keyMatch} RETURNING ${columnList}`,
+      insert: `${insert} RETURNING ${columnList}`,
+      updateBySequence: `UPDATE ${table} SET ${updatable.join(', ')} WHERE ${q(SEQUENCE_COLUMN)} = ? RETURNING ${columnList}`,
+      upsertByKey:
+        `${insert} ON CONFLICT (${spec.entity.key.map(q).join(', ')}) DO ` +
+        (conflictUpdates.length > 0 ? `UPDATE SET ${conflictUpdates.join(', ')}` : 'NOTHING') +
+        ` RETURNING ${columnList}`,
+    },
   };
 }
 
-const ENTITY_SQL: Readonly<Record<EntityName, EntitySql>> = Object.fromEntries(
-  Object.values(TABLE_SPECS).map((spec) => [spec.entity.name, buildSql(spec)]),
-) as Record<EntityName, EntitySql>;
+const PLANS: Readonly<Record<EntityName, EntityPlan>> = Object.fromEntries(
+  Object.values(TABLE_SPECS).map((spec) => [spec.entity.name, buildPlan(spec)]),
+) as Record<EntityName, EntityPlan>;
 
 function isUniqueViolation(error: unknown): boolean {
   return error instanceof Error && 'code' in error && (error.code === 'SQLITE_CONSTRAINT_UNIQUE' || error.code === 'SQLITE_CONSTRAINT_PRIMARYKEY');
@@ -70,138 +93,130 @@ export class EntityStore {
   constructor(private readonly statements: StatementCache) {}
 
   get<E extends EntityName>(entity: E, ref: EntityRef): EntityMap[E] | null {
-    const row = this.#find(TABLE_SPECS[entity], ref);
-    return row === undefined ? null : this.#decode(entity, row);
+    const plan = PLANS[entity];
+    const row = this.#find(plan, ref);
+    return row === undefined ? null : decode(plan, row, 1);
   }
 
   upsert<E extends EntityName>(entity: E, ref: EntityRef, fields: Partial<EntityMap[E]>): EntityMap[E] {
-    const spec = TABLE_SPECS[entity];
-    const sql = ENTITY_SQL[entity];
-    const given = encodeGivenFields(spec, fields);
-    const refKey = 'key' in ref ? completeKey(spec, ref.key) : null;
+    const plan = PLANS[entity];
+    const given = encodeGiven(plan.spec, fields);
+    const refKey = 'key' in ref ? completeKey(plan.spec, ref.key) : null;
 
-    if (refKey !== null && given.id === undefined && this.#canUpsertInOneStatement(spec, refKey, given)) {
-      const params = { ...allNull(spec), ...given, ...refKey, id: randomUUID() };
-      const row = this.#write(entity, params, () => this.statements.get(sql.upsertByKey).get(params));
-      // DO NOTHING (a table made only of key columns) returns no row; the record is unchanged.
-      return this.#decode(entity, row ?? this.#find(spec, ref) ?? fail(`${entity} vanished during upsert`));
+    if (refKey !== null && given[plan.idIndex] === undefined && canUpsertInOneStatement(plan, refKey, given)) {
+      const values = given.map((v) => v ?? null);
+      plan.keyIndexes.forEach((column, i) => (values[column] = refKey[i]));
+      values[plan.idIndex] = randomUUID();
+      const params = [...values, ...plan.defaultIndexes.map((i) => given[i] ?? null)];
+      const row = this.#write(plan, values, () => this.statements.get(plan.sql.upsertByKey, 'raw').get(...params));
+      if (row !== undefined) return decode(plan, row, 0);
+      // DO NOTHING (a table of key columns only) returns no row: the record is unchanged.
+      return this.get(entity, ref) ?? fail(`${entity} vanished during upsert`);
     }
 
-    const existing = this.#find(spec, ref);
+    const existing = this.#find(plan, ref);
     if (existing !== undefined) {
-      const params: NamedParams = { ...allNull(spec), ...given, id: null, [SEQUENCE_COLUMN]: Number(existing[SEQUENCE_COLUMN]) };
-      const keyAfter = Object.fromEntries(spec.entity.key.map((k) => [k, given[k] ?? existing[k]]));
-      const row = this.#write(entity, keyAfter, () => this.statements.get(sql.updateBySequence).get(params));
-      return this.#decode(entity, row ?? fail(`${entity} vanished during upsert`));
+      const params = given.flatMap((v, i) => (i === plan.idIndex ? [] : [v ?? null]));
+      params.push(Number(existing[0]));
+      const after = given.map((v, i) => v ?? (existing[i + 1] as SqlValue));
+      const row = this.#write(plan, after, () => this.statements.get(plan.sql.updateBySequence, 'raw').get(...params));
+      return decode(plan, row ?? fail(`${entity} vanished during upsert`), 0);
     }
 
-    const id = 'id' in ref ? ref.id : typeof given.id === 'string' ? given.id : randomUUID();
-    const params: NamedParams = { ...allNull(spec), ...refKey, ...given, id };
-    for (const name of [...spec.entity.key, ...spec.requiredOnInsert]) {
-      if (params[name] === null) throw new Error(`cannot create ${entity}: ${name} is required`);
+    const values = given.map((v) => v ?? null);
+    if (refKey !== null) plan.keyIndexes.forEach((column, i) => (values[column] = refKey[i]));
+    values[plan.idIndex] = 'id' in ref ? ref.id : (given[plan.idIndex] ?? randomUUID());
+    for (const column of [...plan.keyIndexes, ...plan.requiredIndexes]) {
+      if (values[column] === null) throw new Error(`cannot create ${entity}: ${plan.spec.columns[column].name} is required`);
     }
-    const row = this.#write(entity, params, () => this.statements.get(sql.insert).get(params));
-    return this.#decode(entity, row ?? fail(`insert of ${entity} returned nothing`));
+    const row = this.#write(plan, values, () => this.statements.get(plan.sql.insert, 'raw').get(...values));
+    return decode(plan, row ?? fail(`insert of ${entity} returned nothing`), 0);
   }
 
   delete<E extends EntityName>(entity: E, ref: EntityRef): EntityMap[E] | null {
-    const spec = TABLE_SPECS[entity];
-    const sql = ENTITY_SQL[entity];
+    const plan = PLANS[entity];
     const row =
       'id' in ref
-        ? this.statements.get(sql.deleteById).get(ref.id)
-        : this.statements.get(sql.deleteByKey).get(...keyParams(spec, ref.key));
-    return row === undefined ? null : this.#decode(entity, row as Row);
+        ? this.statements.get(plan.sql.deleteById, 'raw').get(ref.id)
+        : this.statements.get(plan.sql.deleteByKey, 'raw').get(...completeKey(plan.spec, ref.key));
+    return row === undefined ? null : decode(plan, row as RawRow, 0);
   }
 
   list<E extends EntityName>(entity: E, query: ListQuery): EntityMap[E][] {
-    const { sql, params } = listSql(TABLE_SPECS[entity], query);
+    const plan = PLANS[entity];
+    const { sql, params } = listSql(plan.spec, query);
     return this.statements
-      .get(sql)
+      .get(sql, 'raw')
       .all(...params)
-      .map((row) => this.#decode(entity, row as Row));
+      .map((row) => decode(plan, row as RawRow, 0));
   }
 
   count(entity: EntityName, filter: readonly Condition[]): number {
     const { sql, params } = countSql(TABLE_SPECS[entity], filter);
-    return Number(this.statements.get(sql).pluck().get(...params));
+    return Number(this.statements.get(sql, 'pluck').get(...params));
   }
 
   /** Every record of a tenant in natural order (used to load rate indexes). */
   allOfTenant<E extends EntityName>(entity: E, tenant: string): EntityMap[E][] {
-    const table = q(TABLE_SPECS[entity].entity.table);
+    const plan = PLANS[entity];
+    const columns = plan.spec.columns.map((c) => q(c.name)).join(', ');
     return this.statements
-      .get(`SELECT * FROM ${table} WHERE tenant = ? ORDER BY ${q(SEQUENCE_COLUMN)}`)
+      .get(`SELECT ${columns} FROM ${q(plan.spec.entity.table)} WHERE tenant = ? ORDER BY ${q(SEQUENCE_COLUMN)}`, 'raw')
       .all(tenant)
-      .map((row) => this.#decode(entity, row as Row));
+      .map((row) => decode(plan, row as RawRow, 0));
   }
 
-  #find(spec: TableSpec, ref: EntityRef): Row | undefined {
-    const sql = ENTITY_SQL[spec.entity.name];
+  #find(plan: EntityPlan, ref: EntityRef): RawRow | undefined {
     const row =
       'id' in ref
-        ? this.statements.get(sql.selectById).get(ref.id)
-        : this.statements.get(sql.selectByKey).get(...keyParams(spec, ref.key));
-    return row as Row | undefined;
+        ? this.statements.get(plan.sql.selectById, 'raw').get(ref.id)
+        : this.statements.get(plan.sql.selectByKey, 'raw').get(...completeKey(plan.spec, ref.key));
+    return row as RawRow | undefined;
   }
 
-  // One statement is enough when the key stays what the ref says and nothing required on
-  // insert is missing (otherwise NOT NULL would fail before the conflict is even seen).
-  #canUpsertInOneStatement(spec: TableSpec, refKey: NamedParams, given: NamedParams): boolean {
-    for (const name of spec.entity.key) {
-      if (given[name] !== undefined && given[name] !== refKey[name]) return false;
-    }
-    return spec.requiredOnInsert.every((name) => given[name] !== undefined);
-  }
-
-  #write(entity: EntityName, attemptedKey: Readonly<Record<string, unknown>>, run: () => unknown): Row | undefined {
+  #write(plan: EntityPlan, attempted: readonly (SqlValue | undefined)[], run: () => unknown): RawRow | undefined {
     try {
-      return run() as Row | undefined;
+      return run() as RawRow | undefined;
     } catch (error) {
       if (isUniqueViolation(error)) {
-        const spec = TABLE_SPECS[entity];
-        throw new DuplicateKeyError(entity, Object.fromEntries(spec.entity.key.map((k) => [k, attemptedKey[k]])));
+        const key = Object.fromEntries(plan.keyIndexes.map((i) => [plan.spec.columns[i].name, attempted[i] ?? null]));
+        throw new DuplicateKeyError(plan.spec.entity.name, key);
       }
       throw error;
     }
   }
+}
 
-  #decode<E extends EntityName>(entity: E, row: Row): EntityMap[E] {
-    return decodeRow(TABLE_SPECS[entity].fieldKinds, row) as unknown as EntityMap[E];
+// One statement is enough when the key stays what the ref says and nothing required on insert
+// is missing (otherwise NOT NULL would fail before the key conflict is even considered).
+function canUpsertInOneStatement(plan: EntityPlan, refKey: readonly string[], given: GivenValues): boolean {
+  for (let i = 0; i < plan.keyIndexes.length; i++) {
+    const value = given[plan.keyIndexes[i]];
+    if (value !== undefined && value !== refKey[i]) return false;
   }
+  return plan.requiredIndexes.every((i) => given[i] !== undefined);
+}
+
+function decode<E extends EntityName>(plan: EntityPlan, row: RawRow, offset: number): EntityMap[E] {
+  return decodeRawRow(plan.spec.fieldKinds, row, offset) as unknown as EntityMap[E];
 }
 
 function fail(message: string): never {
   throw new Error(message);
 }
 
-function allNull(spec: TableSpec): NamedParams {
-  const params: NamedParams = {};
-  for (const column of spec.columns) params[column.name] = null;
-  return params;
-}
-
-/** Encodes the fields that are set (neither undefined nor null); the rest are left out. */
-function encodeGivenFields(spec: TableSpec, fields: Readonly<Record<string, unknown>>): NamedParams {
-  const encoded: NamedParams = {};
-  for (const column of spec.columns) {
+function encodeGiven(spec: TableSpec, fields: Readonly<Record<string, unknown>>): GivenValues {
+  return spec.columns.map((column) => {
     const value = fields[column.name];
-    if (value !== undefined && value !== null) encoded[column.name] = encodeValue(column.kind, value);
-  }
-  return encoded;
+    return value === undefined || value === null ? undefined : encodeValue(column.kind, value);
+  });
 }
 
-function completeKey(spec: TableSpec, key: Readonly<Record<string, string>>): NamedParams {
-  const values: NamedParams = {};
-  for (const name of spec.entity.key) {
+/** The natural-key values of `key` in key order; throws when one is missing. */
+function completeKey(spec: TableSpec, key: Readonly<Record<string, string>>): string[] {
+  return spec.entity.key.map((name) => {
     const value = key[name];
     if (typeof value !== 'string') throw new Error(`incomplete key for ${spec.entity.name}: ${name} is missing`);
-    values[name] = value;
-  }
-  return values;
-}
-
-function keyParams(spec: TableSpec, key: Readonly<Record<string, string>>): SqlValue[] {
-  const values = completeKey(spec, key);
-  return spec.entity.key.map((name) => values[name]);
+    return value;
+  });
 }

@@ -104,7 +104,7 @@ export function listSql(spec: TableSpec, query: ListQuery): SqlFragment {
   const offset = Math.max(0, Math.trunc(query.offset));
   const limit = query.limit === null ? -1 : Math.max(0, Math.trunc(query.limit));
   return {
-    sql: `SELECT t.* FROM ${q(spec.entity.table)} t${where.sql}${orderSql(spec, query)} LIMIT ? OFFSET ?`,
+    sql: `SELECT ${spec.columns.map((c) => `t.${q(c.name)}`).join(', ')} FROM ${q(spec.entity.table)} t${where.sql}${orderSql(spec, query)} LIMIT ? OFFSET ?`,
     params: [...where.params, limit, offset],
   };
 }

@@ -95,7 +95,7 @@ export class SqliteRepository implements Repository {
   }
 
   async ratesVersion(tenant: string): Promise<number> {
-    const version = this.#use().statements.get(SQL.ratesVersion).pluck().get(tenant);
+    const version = this.#use().statements.get(SQL.ratesVersion, 'pluck').get(tenant);
     return version === undefined ? 0 : Number(version);
   }
 
