@@ -247,7 +247,8 @@ export async function upsertEntity<E extends EntityName>(repo: Repository, entit
     for (const [name, value] of Object.entries(rules.insertDefaults ?? {})) fields[name] ??= value;
     const missing = missingOnInsert(entity, fields, rules);
     if (missing.length > 0) {
-      throw new UserInputError(`Cannot create ${ENTITIES[entity].name} ${id ?? ''}: ${missing.join(', ')} required`.replace('  ', ' '));
+      const named = id === null ? ENTITIES[entity].name : `${ENTITIES[entity].name} ${id}`;
+      throw new UserInputError(`Cannot create ${named}: ${missing.join(', ')} required`);
     }
   }
   rules.validate?.(fields);
