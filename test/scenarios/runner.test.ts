@@ -16,8 +16,22 @@ describe('runScenario', () => {
   let folder = '';
   let lines: string[] = [];
 
+  // Stand-ins for sipp that need nothing on PATH: node scripts with an absolute shebang.
+  let passingSipp = '';
+  let failingSipp = '';
+  let slowSipp = '';
+  const fakeSipp = async (name: string, body: string): Promise<string> => {
+    const path = join(folder, name);
+    await writeFile(path, `#!${process.execPath}\n${body}\n`);
+    await chmod(path, 0o755);
+    return path;
+  };
+
   before(async () => {
     folder = await mkdtemp(join(tmpdir(), 'scenario-runner-'));
+    passingSipp = await fakeSipp('passing-sipp', 'process.exit(0);');
+    failingSipp = await fakeSipp('failing-sipp', 'process.exit(1);');
+    slowSipp = await fakeSipp('slow-sipp', 'setTimeout(() => undefined, 30_000);');
     api = await startFakeApi((request) => {
       if (request.url === '/broken') return { status: 500, body: { error: 'down' } };
       if (request.method === 'DELETE') return { body: { ok: true } };
@@ -39,7 +53,7 @@ describe('runScenario', () => {
     file,
     target: '127.0.0.1:5060',
     apiUrl: api.url,
-    sipp: 'true',
+    sipp: passingSipp,
     setup: true,
     teardown: true,
     seed: 1,
@@ -92,7 +106,7 @@ describe('runScenario', () => {
 
   test('a failed worker still runs the checks and teardown, and the run fails', async () => {
     const file = await scenarioFile('worker-fails.yaml', [...SETUP, ...WORKER(), ...CHECK({ data: { Transaction: TRANSACTION } }), ...TEARDOWN].join('\n'));
-    const result = await runScenario(options(file, { sipp: 'false' }));
+    const result = await runScenario(options(file, { sipp: failingSipp }));
     assert.equal(result.ok, false);
     assert.equal(result.failures.length, 1);
     assert.match(result.failures[0] ?? '', /^\[000000_000000\] sipp failed: 1 of 1 run\(s\) exited non-zero \(exit codes 1; max_errors 0\)/);
@@ -103,7 +117,7 @@ describe('runScenario', () => {
 
   test('max_errors tolerates failed runs', async () => {
     const file = await scenarioFile('tolerated.yaml', WORKER(['    repeat: 2', '    max_errors: 2']).join('\n'));
-    const result = await runScenario(options(file, { sipp: 'false' }));
+    const result = await runScenario(options(file, { sipp: failingSipp }));
     assert.equal(result.ok, true, result.failures.join('\n'));
     assert.ok(lines.some((line) => /runs = 2, errors = 2, exit codes = 1, 1/.test(line)));
   });
@@ -177,9 +191,6 @@ describe('runScenario', () => {
   });
 
   test('an interruption kills sipp, skips the checks and still runs teardown', async () => {
-    const slowSipp = join(folder, 'slow-sipp.sh');
-    await writeFile(slowSipp, '#!/bin/sh\nexec sleep 30\n');
-    await chmod(slowSipp, 0o755);
     const file = await scenarioFile('interrupt.yaml', [...SETUP, ...WORKER(), ...CHECK({}), ...TEARDOWN].join('\n'));
     const controller = new AbortController();
     const started = Date.now();

@@ -1,12 +1,22 @@
 // Shared by the tests that run the real sipp: finding it, a free UDP port, and a sipp UAS.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 
 function findSipp(): string | null {
-  const probe = spawnSync('sh', ['-c', 'command -v sipp'], { encoding: 'utf8' });
-  const path = probe.stdout.trim();
-  return probe.status === 0 && path !== '' ? path : null;
+  for (const folder of (process.env['PATH'] ?? '').split(delimiter)) {
+    if (folder === '') continue;
+    const candidate = join(folder, 'sipp');
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not in this folder
+    }
+  }
+  return null;
 }
 
 export const SIPP_PATH = findSipp();
