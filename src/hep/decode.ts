@@ -34,5 +34,5 @@ function isPrefixOfMagic(packet: Buffer): boolean {
 }
 
 function describeStart(packet: Buffer): string {
-  return `not a HEP message (starts with 0x${packet.subarray(0, 4).toString('hex')})`;
+  return `not a HEP message (starts with 0x${packet.subarray(0, Math.min(4, packet.length)).toString('hex')})`;
 }

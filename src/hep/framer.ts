@@ -153,5 +153,5 @@ function badStart(start: Buffer, mismatchAt: number): HepDecodeError {
       detail: `HEPv${start[0]} over TCP cannot be framed (no length field); configure the sender for HEPv3`,
     };
   }
-  return { reason: 'bad_magic', detail: `expected "HEP3", stream has 0x${start.subarray(0, 4).toString('hex')}` };
+  return { reason: 'bad_magic', detail: `expected "HEP3", stream has 0x${start.subarray(0, Math.min(4, start.length)).toString('hex')}` };
 }
