@@ -35,18 +35,23 @@ const unusedEngine: RatingEngine = {
   recordTransaction: () => Promise.reject(new Error('no engine in this test')),
 };
 
-export async function startHarness(options: { engine?: RatingEngine; now?: Micros } = {}): Promise<Harness> {
+export interface EngineParts {
+  storage: Storage;
+  rates: RateIndexCache;
+  clock: () => Micros;
+}
+
+export async function startHarness(
+  options: { engine?: RatingEngine | ((parts: EngineParts) => RatingEngine); now?: Micros } = {},
+): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'canyan-graphql-'));
   const storage = await openSqliteStorage({ path: join(dir, 'rating.sqlite') });
   await storage.migrate();
   const now = { micros: options.now ?? Date.UTC(2019, 1, 5, 20, 0, 0) * 1000 };
   const app = Fastify();
-  await registerGraphql(app, {
-    storage,
-    rates: new RateIndexCache(),
-    engine: options.engine ?? unusedEngine,
-    clock: () => now.micros,
-  });
+  const parts: EngineParts = { storage, rates: new RateIndexCache(), clock: () => now.micros };
+  const engine = typeof options.engine === 'function' ? options.engine(parts) : (options.engine ?? unusedEngine);
+  await registerGraphql(app, { ...parts, engine });
   await app.ready();
 
   async function gql(query: string, variables?: Record<string, unknown>): Promise<GraphqlResponse> {
