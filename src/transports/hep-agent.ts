@@ -196,7 +196,7 @@ export async function startHepAgent(options: HepAgentOptions): Promise<HepAgent>
         decode_errors: { ...counters.decodeErrors },
         tcp: {
           open_connections: tcp?.openConnections ?? 0,
-          ...(tcp === null ? { accepted: 0, closed_on_framing_error: 0, closed_idle: 0, socket_errors: 0 } : tcp.counters),
+          ...(tcp === null ? { accepted: 0, closed_on_framing_error: 0, closed_idle: 0, socket_errors: 0, refused: 0 } : tcp.counters),
           framing_errors: { ...counters.framingErrors },
         },
         non_sip_packets: counters.nonSipPackets,

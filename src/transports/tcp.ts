@@ -28,6 +28,8 @@ export interface TcpCounters {
   closed_on_framing_error: number;
   closed_idle: number;
   socket_errors: number;
+  /** Connections refused because maxConnections were open. */
+  refused: number;
 }
 
 export interface TcpListener {
@@ -39,7 +41,7 @@ export interface TcpListener {
 
 export async function startTcpListener(options: TcpListenerOptions): Promise<TcpListener> {
   const idleTimeoutMs = options.idleTimeoutMs ?? 600_000;
-  const counters: TcpCounters = { accepted: 0, closed_on_framing_error: 0, closed_idle: 0, socket_errors: 0 };
+  const counters: TcpCounters = { accepted: 0, closed_on_framing_error: 0, closed_idle: 0, socket_errors: 0, refused: 0 };
   const sockets = new Set<Socket>();
 
   const server: Server = createServer({ noDelay: true, keepAlive: true }, (socket) => {
@@ -76,6 +78,7 @@ export async function startTcpListener(options: TcpListenerOptions): Promise<Tcp
     socket.on('close', () => sockets.delete(socket));
   });
   server.maxConnections = options.maxConnections ?? 10_000;
+  server.on('drop', () => counters.refused++);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
