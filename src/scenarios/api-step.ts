@@ -28,6 +28,7 @@ export interface ApiContext {
 }
 
 const MAX_BODY_IN_REPORT = 2000;
+const DIFF_LIMIT = 50;
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   if (ms <= 0) return Promise.resolve();
@@ -120,19 +121,20 @@ function warnAboutGraphqlErrors(body: unknown, context: ApiContext): void {
 function compareWithExpected(step: ApiStep & { expected_response: string }, body: unknown, url: string, context: ApiContext): void {
   context.log('  Comparing results...');
   const expected = JSON.parse(step.expected_response) as unknown;
-  const differences = diffJson(expected, body);
+  const differences = diffJson(expected, body, DIFF_LIMIT);
   if (differences.length === 0) {
     context.log('  OK: Results match!');
     return;
   }
-  const lines = [
-    `NO Match! POST ${url}: the response differs from expected_response in ${differences.length === 50 ? '50 or more places' : `${differences.length} place(s)`}:`,
-    ...formatJsonDiff(differences),
-    `  expected: ${JSON.stringify(expected)}`,
-    `  actual:   ${JSON.stringify(body)}`,
+  const count = differences.length >= DIFF_LIMIT ? `${DIFF_LIMIT} or more places` : `${differences.length} place(s)`;
+  const summary = [`NO Match! POST ${url}: the response differs from expected_response in ${count}:`, ...formatJsonDiff(differences)];
+  const documents = (shorten: (text: string) => string): string[] => [
+    `  expected: ${shorten(JSON.stringify(expected))}`,
+    `  actual:   ${shorten(JSON.stringify(body))}`,
   ];
-  for (const line of lines) context.log(line);
-  throw new StepFailure(lines.join('\n'));
+  // The log gets both documents whole; the failure, which is repeated in the final report, keeps them short.
+  for (const line of [...summary, ...documents((text) => text)]) context.log(line);
+  throw new StepFailure([...summary, ...documents(truncate)].join('\n'));
 }
 
 /**

@@ -3,7 +3,7 @@
 // and teardown run even when a worker failed; a failed check skips teardown; a failed setup stops
 // the run. Failures are collected and returned rather than thrown, so the caller decides the exit
 // code; the log receives the human-readable progress.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runApiStep, runXhttpStep, sleep, type ApiContext } from './api-step.ts';
@@ -51,6 +51,13 @@ export interface ScenarioResult {
   /** The seed actually used. */
   seed: number;
 }
+
+/** Defaults for the command line; canyan-tester's own (`sbc:5060`, `http://api:8000`) name Docker hosts. */
+export const SCENARIO_DEFAULTS = {
+  target: '127.0.0.1:5060',
+  apiUrl: 'http://127.0.0.1:8000',
+  sipp: 'sipp',
+} as const;
 
 const DEFAULT_PROGRESS_INTERVAL_MS = 5000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -190,6 +197,14 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
     return done();
   }
 
+  if (options.directory !== undefined) {
+    // The original also required the folder to exist; saying so beats a failed write later.
+    const isFolder = await stat(options.directory).then((info) => info.isDirectory(), () => false);
+    if (!isFolder) {
+      failures.push(`the working directory ${options.directory} does not exist or is not a folder`);
+      return done();
+    }
+  }
   const ownsWorkdir = options.directory === undefined;
   const workdir = options.directory ?? (await mkdtemp(join(tmpdir(), 'canyan-scenario-')));
   options.log(`Scenario: ${scenario.file}`);

@@ -164,6 +164,13 @@ describe('runScenario', () => {
     assert.deepEqual(second.failures, [`invalid scenario ${invalid}: workers[0].repeat: must be a whole number or {min, max}`]);
   });
 
+  test('a working directory that does not exist is refused before anything runs', async () => {
+    const file = await scenarioFile('dir.yaml', [...SETUP, ...WORKER()].join('\n'));
+    const result = await runScenario(options(file, { directory: join(folder, 'no-such-folder') }));
+    assert.deepEqual(result.failures, [`the working directory ${join(folder, 'no-such-folder')} does not exist or is not a folder`]);
+    assert.deepEqual(calls(), []);
+  });
+
   test('values and counts are reproducible from the seed; lists spread over instances', async () => {
     const file = await scenarioFile(
       'seeded.yaml',
