@@ -29,6 +29,20 @@ function messageOf(error: GraphQLError): string {
   return error.message;
 }
 
+/** Errors nobody raised on purpose (storage failures, bugs): worth a log line with the stack. */
+export function unexpectedErrors(errors: readonly GraphQLError[]): Error[] {
+  return errors
+    .map((error) => error.originalError)
+    .filter(
+      (original): original is Error =>
+        original instanceof Error &&
+        !(original instanceof GraphQLError) &&
+        !(original instanceof UserInputError) &&
+        !(original instanceof DuplicateKeyError) &&
+        !Array.isArray((original as { errors?: unknown }).errors),
+    );
+}
+
 /**
  * Flattens mercurius' wrapped validation errors and keeps only message, locations and path:
  * never stack traces or internal extensions.

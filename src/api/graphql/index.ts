@@ -1,12 +1,12 @@
 // The Canyan-compatible GraphQL API (rating-api schema plus the agent's operations) on a
 // Fastify instance, served by mercurius at /graphql with GraphiQL for browsers.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import mercurius from 'mercurius';
 import { accountTransactionMutations, accountTransactionQueries } from './account-transactions.ts';
 import { agentMutations, agentQueries } from './agent.ts';
 import type { GraphqlDeps } from './deps.ts';
 import { entityMutations, entityQueries } from './entity-resolvers.ts';
-import { toErrorBodies } from './errors.ts';
+import { toErrorBodies, unexpectedErrors } from './errors.ts';
 import { fieldResolvers } from './field-resolvers.ts';
 import { installHttpRules } from './http.ts';
 import { BigIntScalar, DateScalar, DateTimeScalar } from './scalars.ts';
@@ -38,10 +38,16 @@ export async function registerGraphql(app: FastifyInstance, deps: GraphqlDeps): 
       path: GRAPHQL_PATH,
       graphiql: true,
       // Canyan answers 400 whenever the result holds any error, with message/locations/path only.
-      errorFormatter: (execution) => ({
-        statusCode: 400,
-        response: { data: execution.data ?? null, errors: toErrorBodies(execution.errors) },
-      }),
+      errorFormatter: (execution, context) => {
+        // The client sees the message only; the stack goes to the log.
+        // (app.graphql() called directly runs without a reply.)
+        const log = (context.reply as FastifyReply | undefined)?.log ?? context.app.log;
+        for (const error of unexpectedErrors(execution.errors)) log.error({ err: error }, 'GraphQL resolver failed');
+        return {
+          statusCode: 400,
+          response: { data: execution.data ?? null, errors: toErrorBodies(execution.errors) },
+        };
+      },
     });
   });
 }

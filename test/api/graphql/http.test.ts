@@ -139,3 +139,55 @@ describe('GraphQL HTTP behaviour', () => {
     assert.deepEqual(response.body, { data: { Account: null, Carrier: null } });
   });
 });
+
+describe('unexpected resolver failures', () => {
+  test('the client gets the message without a stack; the log gets the stack', async () => {
+    const { Writable } = await import('node:stream');
+    const { default: Fastify } = await import('fastify');
+    const { registerGraphql } = await import('../../../src/api/graphql/index.ts');
+    const { RateIndexCache } = await import('../../../src/rating/rate-cache.ts');
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const app = Fastify({ logger: { level: 'error', stream } });
+    const failing = new Error('disk on fire');
+    const brokenStorage = {
+      migrate: async () => undefined,
+      transaction: async () => {
+        throw failing;
+      },
+      close: async () => undefined,
+    };
+    const engine = {
+      authorization: () => Promise.reject(failing),
+      beginTransaction: () => Promise.reject(failing),
+      endTransaction: () => Promise.reject(failing),
+      rollbackTransaction: () => Promise.reject(failing),
+      recordTransaction: () => Promise.reject(failing),
+    };
+    await registerGraphql(app, { storage: brokenStorage, rates: new RateIndexCache(), engine, clock: () => 0 });
+    try {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/graphql',
+        headers: { 'content-type': 'application/json' },
+        payload: JSON.stringify({ query: '{ Account(account_tag: "1000") { id } }' }),
+      });
+      assert.equal(response.statusCode, 400);
+      assert.deepEqual(response.json(), {
+        data: { Account: null },
+        errors: [{ message: 'disk on fire', locations: [{ line: 1, column: 3 }], path: ['Account'] }],
+      });
+      const logged = lines.join('');
+      assert.match(logged, /GraphQL resolver failed/);
+      assert.match(logged, /disk on fire/);
+      assert.match(logged, /at /);
+    } finally {
+      await app.close();
+    }
+  });
+});
