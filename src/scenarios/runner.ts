@@ -92,6 +92,7 @@ async function planSippInstances(options: {
       stores,
     });
     const xmlPath = await writeRenderedScenario({ template, values, workdir, workerId: id });
+    if (runOptions.verbose) runOptions.log(`[${id}] values: ${JSON.stringify(values)}`);
     plans.push({
       id,
       argv: buildSippArgv({ executable: runOptions.sipp, target: runOptions.target, xmlPath, worker }),
