@@ -66,7 +66,8 @@ function seconds(value: number, fallback: number): Micros {
 
 export async function startHepAgent(options: HepAgentOptions): Promise<HepAgent> {
   const { settings, engine } = options;
-  const logger = options.logger.child({ component: 'hep-agent' });
+  // The caller names the component in its child logger and logs start and stop.
+  const logger = options.logger;
   const clock = options.clock ?? nowMicros;
   const udpListen = parseListenAddress(settings.hep_listen_udp);
   const tcpListen = parseListenAddress(settings.hep_listen_tcp);
@@ -155,18 +156,6 @@ export async function startHepAgent(options: HepAgentOptions): Promise<HepAgent>
     await tcp?.close();
     throw error;
   }
-  if (udp === null && tcp === null) {
-    logger.info('HEP agent disabled: neither hep_listen_udp nor hep_listen_tcp is set');
-  } else {
-    logger.info(
-      {
-        udp: udp === null ? null : formatListenAddress(udp.address),
-        tcp: tcp === null ? null : formatListenAddress(tcp.address),
-      },
-      'HEP agent listening',
-    );
-  }
-
   const sweeper = setInterval(() => {
     try {
       tracker.sweep(clock());
@@ -220,7 +209,6 @@ export async function startHepAgent(options: HepAgentOptions): Promise<HepAgent>
         clearInterval(sweeper);
         await Promise.all([udp?.close(), tcp?.close()]);
         await dispatcher.idle();
-        logger.info('HEP agent stopped');
       })();
       return closing;
     },
