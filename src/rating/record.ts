@@ -58,6 +58,9 @@ export async function recordCall(
       if (fee !== 0 && !(await repo.addToBalance(tenant, item.account_tag, -fee))) {
         throw new OperationAborted(failed(item.account_tag, 'INTERNAL_ERROR'));
       }
+      // A recorded call is settled: a running transaction left by an earlier begin would never
+      // be ended (the outcome makes later ends no-ops) and would keep lowering the balance.
+      await repo.deleteRunning(tenant, item.account_tag, transactionTag);
       await repo.putOutcome({ tenant, transaction_tag: transactionTag, account_tag: item.account_tag, outcome: 'recorded', at: times.end });
     }
   }

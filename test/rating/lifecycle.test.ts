@@ -417,6 +417,15 @@ describe('record (§7.4, FIX §8.17)', () => {
     assert.equal((await f.getAccount('1000'))?.balance, 100);
   });
 
+  test('a record settles a call that was begun: its running transaction is removed', async () => {
+    await f.account('1000', { balance: 100 });
+    await f.engine.beginTransaction(beginRequest({ account_tag: '1000', destination: DESTINATION, timestamp_begin: NOW }));
+    await f.engine.recordTransaction(recordRequest({ account_tag: '1000', destination: DESTINATION, timestamp_begin: NOW, timestamp_end: NOW + 2 * SECOND }));
+    assert.deepEqual(await f.running('1000'), []);
+    assert.deepEqual(await f.engine.endTransaction(endRequest({ account_tag: '1000', timestamp_end: NOW + 60 * SECOND })), OK);
+    assert.equal((await f.getAccount('1000'))?.balance, 98);
+  });
+
   test('charges linked accounts too', async () => {
     await f.account('parent', { balance: 100 });
     await f.account('1000', { balance: 100, linked_accounts: ['parent'] });
