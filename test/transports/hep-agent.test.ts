@@ -180,6 +180,43 @@ describe('HEP agent over UDP', () => {
   });
 });
 
+describe('HEP agent with every UDP capture', () => {
+  const cases: Array<[prefix: string, count: number]> = [
+    ['kamailio-udp', 6],
+    ['kamailio-udp-tm', 12],
+    ['kamailio-udp-core', 13],
+    ['kamailio-udp-extras', 7],
+    ['kamailio-udp-hep1', 6],
+    ['kamailio-udp-hep2', 6],
+    ['opensips-udp', 3],
+  ];
+
+  test('message, transaction and core modes, HEPv1/v2, auth keys and LOG events: each call rated once', async () => {
+    const engine = new RecordingEngine();
+    const agent = await startHepAgent({ settings: settings({ hep_listen_tcp: '' }), engine, logger: silentLogger() });
+    try {
+      let total = 0;
+      for (const [prefix, count] of cases) {
+        const datagrams = Array.from({ length: count }, (_, i) => hepFixture(`${prefix}-${i + 1}.bin`));
+        total += count;
+        await sendUdp(agent.udpAddress!.port, datagrams);
+      }
+      await waitFor('every datagram', () => stat(agent, 'packets', 'udp', 'total') === total);
+      await settled(agent, engine, cases.length * 2);
+      const tags = [...new Set(engine.calls.map((c) => c.request.transaction_tag))];
+      assert.equal(tags.length, cases.length);
+      for (const tag of tags) assert.deepEqual(byTag(engine, tag), ['beginTransaction', 'endTransaction'], tag);
+      assert.equal(stat(agent, 'internal_errors'), 0);
+      assert.equal(stat(agent, 'sip_parse_errors'), 0);
+      assert.equal(stat(agent, 'non_sip_packets'), 1, 'the hlog() LOG event');
+      assert.equal(stat(agent, 'calls', 'answer_not_captured'), 0);
+      assert.deepEqual(stat(agent, 'decode_errors'), {});
+    } finally {
+      await agent.close();
+    }
+  });
+});
+
 describe('HEP agent over TCP', () => {
   test('captured streams as captured, coalesced, and in 1-byte writes, on concurrent connections', async () => {
     const engine = new RecordingEngine();
