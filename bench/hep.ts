@@ -1,0 +1,165 @@
+// HEP/SIP decode benchmark: our decodeHep + parseSip (reading the fields the agent needs) against
+// the npm package hep-js decoding alone, on the same captured packets (every fixture under
+// fixtures/hep and fixtures/canyan, each HEP3 stream cut into its messages), plus TCP framing
+// throughput. Print-free: bench/run.ts prints the rows; run this file directly for a table alone.
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { HepStreamFramer, decodeHep } from '../src/hep/index.ts';
+import { parseSip } from '../src/sip/index.ts';
+import type { BenchRow } from './types.ts';
+
+const MIN_DURATION_MS = 1_000;
+
+type Decapsulate = (packet: Buffer) => unknown;
+
+function loadHepJs(): Decapsulate {
+  const required: unknown = createRequire(import.meta.url)('hep-js');
+  if (typeof required === 'object' && required !== null && 'decapsulate' in required && typeof required.decapsulate === 'function') {
+    const decapsulate = required.decapsulate as (packet: Buffer) => unknown;
+    return (packet) => decapsulate(packet);
+  }
+  throw new Error('hep-js does not export decapsulate()');
+}
+
+function fixturesRoot(): string {
+  if (existsSync('/work/shared/fixtures')) return '/work/shared/fixtures';
+  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'fixtures');
+}
+
+/** Cuts a HEP3 stream on its length fields; anything unframable (the HEPv2 stream) is skipped. */
+function framed(stream: Buffer): Buffer[] {
+  const framer = new HepStreamFramer();
+  const { packets, error } = framer.push(stream);
+  return error === null ? packets.map((p) => Buffer.from(p)) : [];
+}
+
+export function loadFixturePackets(): { packets: Buffer[]; streams: Buffer[] } {
+  const root = fixturesRoot();
+  const hepDir = join(root, 'hep');
+  const packets: Buffer[] = [];
+  const streams: Buffer[] = [];
+  for (const name of readdirSync(hepDir).sort()) {
+    if (!name.endsWith('.bin')) continue;
+    const bytes = readFileSync(join(hepDir, name));
+    if (name.includes('-udp-')) packets.push(bytes);
+    // Raw single-connection streams only: the combined multi-connection files repeat their messages.
+    else if (name.includes('-tcp-') && (name.startsWith('kamailio-') || name.includes('-conn'))) {
+      const messages = framed(bytes);
+      packets.push(...messages);
+      if (messages.length > 0) streams.push(bytes);
+    }
+  }
+  for (const name of ['hep-invite.bin', 'hep-ack.bin', 'hep-bye.bin']) packets.push(readFileSync(join(root, 'canyan', name)));
+  return { packets, streams };
+}
+
+/** Runs `round` (one pass over `perRound` items) until at least MIN_DURATION_MS has elapsed. */
+function measure(perRound: number, round: () => number): { perSecond: number; sink: number } {
+  let sink = 0;
+  for (let i = 0; i < 20; i++) sink += round(); // warm-up: let the JIT settle
+  let rounds = 0;
+  const started = process.hrtime.bigint();
+  let elapsedNs = 0n;
+  do {
+    for (let i = 0; i < 10; i++) sink += round();
+    rounds += 10;
+    elapsedNs = process.hrtime.bigint() - started;
+  } while (elapsedNs < BigInt(MIN_DURATION_MS) * 1_000_000n);
+  return { perSecond: (rounds * perRound) / (Number(elapsedNs) / 1e9), sink };
+}
+
+function rate(perSecond: number, unit: string): string {
+  const perItemUs = 1e6 / perSecond;
+  const scaled = perSecond >= 1e6 ? `${(perSecond / 1e6).toFixed(2)} M` : `${(perSecond / 1e3).toFixed(1)} k`;
+  return `${scaled}${unit}/s (${perItemUs < 1 ? `${(perItemUs * 1000).toFixed(0)} ns` : `${perItemUs.toFixed(2)} µs`}/${unit})`;
+}
+
+/** What the agent reads from every packet. Returns a number so the work cannot be optimised away. */
+function ourFullPath(packet: Buffer): number {
+  const decoded = decodeHep(packet);
+  if (!decoded.ok || decoded.message.payloadType !== 1) return 0;
+  const sip = parseSip(decoded.message.payload);
+  if (!sip.ok) return 0;
+  const m = sip.message;
+  const callId = m.callId ?? decoded.message.correlationId ?? '';
+  return callId.length + (m.cseqNumber ?? 0) + (m.cseqMethod?.length ?? 0) + (m.method?.length ?? 0) +
+    (m.from?.tag?.length ?? 0) + (m.to?.tag?.length ?? 0) + (decoded.message.timestampMicros === null ? 0 : 1);
+}
+
+function ourDecodeOnly(packet: Buffer): number {
+  const decoded = decodeHep(packet);
+  return decoded.ok ? decoded.message.payload.length : 0;
+}
+
+export async function benchHep(): Promise<BenchRow[]> {
+  const decapsulate = loadHepJs();
+  const { packets, streams } = loadFixturePackets();
+  const hep3Count = packets.filter((p) => p.toString('latin1', 0, 4) === 'HEP3').length;
+  const peerDecoded = packets.filter((p) => {
+    const result = decapsulate(p);
+    return typeof result === 'object' && result !== null;
+  }).length;
+  const sipRead = packets.filter((p) => ourFullPath(p) > 0).length;
+
+  const roundOver = (work: (packet: Buffer) => number) => (): number => {
+    let total = 0;
+    for (const packet of packets) total += work(packet);
+    return total;
+  };
+  const peerWork = (packet: Buffer): number => (decapsulate(packet) === false ? 0 : 1);
+
+  const peer = measure(packets.length, roundOver(peerWork));
+  const decodeOnly = measure(packets.length, roundOver(ourDecodeOnly));
+  const full = measure(packets.length, roundOver(ourFullPath));
+
+  const streamBytes = streams.reduce((sum, s) => sum + s.length, 0);
+  // Framing in 100-byte reads, as in the smallreads capture: the worst realistic case.
+  const pieces = streams.map((s) => Array.from({ length: Math.ceil(s.length / 100) }, (_, i) => s.subarray(i * 100, i * 100 + 100)));
+  const framing = measure(streamBytes, () => {
+    let count = 0;
+    for (const stream of pieces) {
+      const framer = new HepStreamFramer();
+      for (const piece of stream) count += framer.push(piece).packets.length;
+    }
+    return count;
+  });
+  if (peer.sink + decodeOnly.sink + full.sink + framing.sink < 0) throw new Error('unreachable');
+
+  const packetsNote = `${packets.length} fixture packets (${hep3Count} HEP3, ${packets.length - hep3Count} HEPv1/v2)`;
+  return [
+    {
+      name: 'HEP decode',
+      ours: rate(decodeOnly.perSecond, 'pkt'),
+      peer: `hep-js ${rate(peer.perSecond, 'pkt')}`,
+      note: `${(decodeOnly.perSecond / peer.perSecond).toFixed(1)}x hep-js; ${packetsNote}; hep-js decodes ${peerDecoded} (no v1/v2)`,
+    },
+    {
+      name: 'HEP decode + SIP parse (call-id, cseq, tags)',
+      ours: rate(full.perSecond, 'pkt'),
+      peer: `hep-js decode only ${rate(peer.perSecond, 'pkt')}`,
+      note: `${(full.perSecond / peer.perSecond).toFixed(1)}x hep-js; SIP fields read on ${sipRead} packets`,
+    },
+    {
+      name: 'HEP3 TCP framing (100-byte reads)',
+      ours: `${(framing.perSecond / 1e6).toFixed(0)} MB/s`,
+      peer: 'n/a (hep-js has no stream framer)',
+      note: `${streams.length} captured streams, ${streamBytes} bytes`,
+    },
+  ];
+}
+
+function printTable(rows: BenchRow[]): void {
+  const all = [{ name: 'benchmark', ours: 'ours', peer: 'peer', note: 'note' }, ...rows];
+  const width = (key: keyof BenchRow): number => Math.max(...all.map((row) => row[key].length));
+  const w = { name: width('name'), ours: width('ours'), peer: width('peer') };
+  for (const [i, row] of all.entries()) {
+    console.log(`${row.name.padEnd(w.name)} | ${row.ours.padEnd(w.ours)} | ${row.peer.padEnd(w.peer)} | ${row.note}`);
+    if (i === 0) console.log(`${'-'.repeat(w.name)}-+-${'-'.repeat(w.ours)}-+-${'-'.repeat(w.peer)}-+-----`);
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  printTable(await benchHep());
+}
