@@ -1,8 +1,10 @@
 // The embedded SQLite implementation of the storage contract (src/storage/storage.ts).
 //
 // One connection per Storage. Transactions are serialised through an async queue and run as
-// BEGIN IMMEDIATE ... COMMIT, so the write lock is taken up front (no upgrade deadlocks with
-// other processes sharing the file; busy_timeout makes them wait instead of failing).
+// BEGIN IMMEDIATE ... COMMIT, so the write lock is taken up front (no lock-upgrade deadlocks
+// with other connections sharing the file). When another connection holds the lock, BEGIN is
+// retried asynchronously: SQLite's own busy_timeout would block the event loop, and with it the
+// very transaction (of this process) that holds the lock.
 import Database from 'better-sqlite3';
 import type { Repository, Storage } from '../storage.ts';
 import { AccountStore } from './account-store.ts';
@@ -15,24 +17,37 @@ import { StatementCache } from './statement-cache.ts';
 export interface SqliteStorageOptions {
   /** File path, or ':memory:'. The parent directory must exist. */
   path: string;
-  /** How long to wait for another process's write lock, in milliseconds. */
+  /** How long to wait for another connection's write lock, in milliseconds. */
   busyTimeoutMs?: number;
 }
+
+const MAX_RETRY_DELAY_MS = 20;
 
 export async function openSqliteStorage(options: SqliteStorageOptions): Promise<Storage> {
   const db = new Database(options.path);
   try {
+    const busyTimeoutMs = Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000));
+    // Switching to WAL may need a moment of exclusive access while another connection opens.
+    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
-    db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
     db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 0');
     // SQLite's lower() folds ASCII only; text search must be case-insensitive for any script.
     db.function('unicode_lower', { deterministic: true }, (value: unknown) => (typeof value === 'string' ? value.toLowerCase() : value));
+    return new SqliteStorage(db, busyTimeoutMs);
   } catch (error) {
     db.close();
     throw error;
   }
-  return new SqliteStorage(db);
+}
+
+function isBusy(error: unknown): boolean {
+  return error instanceof Error && 'code' in error && (error.code === 'SQLITE_BUSY' || error.code === 'SQLITE_LOCKED');
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 class SqliteStorage implements Storage {
@@ -40,7 +55,10 @@ class SqliteStorage implements Storage {
   readonly #parts: RepositoryParts;
   #closed = false;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly busyTimeoutMs: number,
+  ) {
     const statements = new StatementCache(db);
     this.#parts = { statements, entities: new EntityStore(statements), accounts: new AccountStore(statements) };
   }
@@ -49,7 +67,13 @@ class SqliteStorage implements Storage {
     if (this.#closed) return Promise.reject(new Error('storage is closed'));
     return this.#queue.run(async () => {
       this.#ensureOpen();
-      applyMigrations(this.db);
+      // Migrations run at start-up, before any transaction of ours: a blocking wait is harmless.
+      this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+      try {
+        applyMigrations(this.db);
+      } finally {
+        this.db.pragma('busy_timeout = 0');
+      }
     });
   }
 
@@ -59,7 +83,7 @@ class SqliteStorage implements Storage {
       this.#ensureOpen();
       const { statements } = this.#parts;
       const repo = new SqliteRepository(this.#parts);
-      statements.get('BEGIN IMMEDIATE').run();
+      await this.#begin();
       try {
         const result = await work(repo);
         repo.close();
@@ -79,6 +103,21 @@ class SqliteStorage implements Storage {
     this.#closed = true;
     await this.#queue.drain();
     this.db.close();
+  }
+
+  async #begin(): Promise<void> {
+    const begin = this.#parts.statements.get('BEGIN IMMEDIATE');
+    const deadline = Date.now() + this.busyTimeoutMs;
+    for (let delay = 1; ; delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS)) {
+      try {
+        begin.run();
+        return;
+      } catch (error) {
+        if (!isBusy(error) || Date.now() >= deadline) throw error;
+      }
+      await sleep(delay);
+      this.#ensureOpen();
+    }
   }
 
   #ensureOpen(): void {
