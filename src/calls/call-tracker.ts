@@ -14,8 +14,9 @@
 //   same INVITE can still succeed: a 401/407 challenge is retried with a higher CSeq, a proxy
 //   fails over to another carrier after a 503, a 200 can cross a CANCEL. A failing attempt is
 //   reported after a short settle period unless the call continues meanwhile.
-// - Time is the HEP capture time of each packet; ages for timeouts use the injected local
-//   clock, so that a sender with a skewed clock (or a replay of old captures) is not closed early.
+// - Time is the HEP capture time of each packet (the local clock when a packet has none, or an
+//   implausible one); ages for timeouts use the injected local clock, so that a sender with a
+//   skewed clock (or a replay of old captures) is not closed early.
 import type { Micros } from '../domain/types.ts';
 import type { CallIntent, CallIntentSink, TrackedCall } from './call-intents.ts';
 import { StringPool, detachString } from './string-pool.ts';
@@ -83,12 +84,16 @@ export interface CallTrackerCounters {
   over_capacity: number;
   /** Errors thrown by the account identification (e.g. a bad regexp): the call is not tracked. */
   identification_errors: number;
+  /** Packets whose HEP time was implausible (far past or future): the local time was used. */
+  implausible_time: number;
 }
 
 const RINGING = 0;
 const ANSWERED = 1;
 
 const SIP_REQUEST_TERMINATED = 487;
+const PLAUSIBLE_PAST_MICROS = 10 * 366 * 86_400 * 1_000_000;
+const PLAUSIBLE_FUTURE_MICROS = 86_400 * 1_000_000;
 
 /** Per-call state. Kept small on purpose: no SIP text, shared strings, numbers only otherwise. */
 class CallState implements TrackedCall {
@@ -134,6 +139,7 @@ export class CallTracker<M extends TrackableSipMessage = TrackableSipMessage> {
     no_call_id: 0,
     over_capacity: 0,
     identification_errors: 0,
+    implausible_time: 0,
   };
 
   private readonly calls = new Map<string, CallState>();
@@ -167,9 +173,7 @@ export class CallTracker<M extends TrackableSipMessage = TrackableSipMessage> {
       return;
     }
     const local = this.options.clock();
-    const stamp = packet.timestampMicros;
-    // A zero time does occur (sofia-sip); it means "unknown", like a missing one.
-    const at = stamp !== null && stamp > 0 ? stamp : local;
+    const at = this.captureTime(packet.timestampMicros, local);
     const call = this.find(key, callId);
     if (call === undefined) {
       if (this.isFinished(key, callId)) {
@@ -216,6 +220,20 @@ export class CallTracker<M extends TrackableSipMessage = TrackableSipMessage> {
     }
     expire(this.tombstones, now);
     expire(this.untrackedSeen, now);
+  }
+
+  /**
+   * The packet's HEP time, or the local time when it has none or an implausible one (a sender
+   * with a broken clock or byte-swapped timestamps, as Homer guards against): outside
+   * [local - 10 years, local + 24 hours].
+   */
+  private captureTime(stamp: Micros | null, local: Micros): Micros {
+    if (stamp === null || stamp <= 0) return local;
+    if (stamp < local - PLAUSIBLE_PAST_MICROS || stamp > local + PLAUSIBLE_FUTURE_MICROS) {
+      this.counters.implausible_time++;
+      return local;
+    }
+    return stamp;
   }
 
   private find(key: string, callId: string | null): CallState | undefined {

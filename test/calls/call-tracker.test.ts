@@ -438,6 +438,21 @@ describe('CallTracker', () => {
     );
   });
 
+  test('implausible HEP times (far past, far future) are replaced by the local clock and counted', () => {
+    const h = harness();
+    h.feed(request('INVITE', 1), 1_000_000); // 1970
+    h.feed(response(200, 1), LOCAL0 + 2 * 86_400 * SECOND); // two days ahead
+    h.feed(request('BYE', 2), LOCAL0 - 9 * 365 * 86_400 * SECOND); // nine years ago: plausible
+    assert.deepEqual(
+      h.intents.map((i) => [i.kind, i.timestamp]),
+      [
+        ['begin', LOCAL0],
+        ['end', LOCAL0],
+      ],
+    );
+    assert.equal(h.tracker.counters.implausible_time, 1 + 1);
+  });
+
   test('an end never precedes its begin, even when the sender clock steps back', () => {
     const h = harness();
     h.feed(request('INVITE', 1), T0);
