@@ -236,3 +236,48 @@ describe('input validation', () => {
       });
     }));
 });
+
+describe('computed views', () => {
+  test('linked accounts never show id, customer or customer_tag (as in Canyan)', () =>
+    withApi(async (h) => {
+      await h.ok(`mutation {
+        upsertCustomer(customer_tag: "CU") { id }
+        a: upsertAccount(account_tag: "1001", type: PREPAID, customer_tag: "CU") { id }
+        b: upsertAccount(account_tag: "1000", type: PREPAID, linked_accounts: ["1001"]) { id }
+      }`);
+      const data = await h.ok('{ Account(account_tag: "1000") { linked_accounts { id account_tag customer_tag customer { id } destination_rate { id } } } }');
+      assert.deepEqual(data, {
+        Account: { linked_accounts: [{ id: null, account_tag: '1001', customer_tag: null, customer: null, destination_rate: null }] },
+      });
+    }));
+
+  test('a transaction shows its frozen rate as a PricelistRate of its tenant', () =>
+    withApi(async (h) => {
+      await h.ok(`mutation {
+        upsertCarrier(carrier_tag: "C") { id }
+        upsertPricelist(pricelist_tag: "P") { id }
+        upsertAccount(account_tag: "1000", type: PREPAID) { id }
+        upsertTransaction(transaction_tag: "t", account_tag: "1000",
+          destination_rate: { pricelist_tag: "P", carrier_tag: "C", prefix: "39", rate: 5, rate_increment: 60 }) { id }
+      }`);
+      const ids = await h.ok('{ Carrier(carrier_tag: "C") { id } Pricelist(pricelist_tag: "P") { id } }');
+      const data = await h.ok('{ Transaction(transaction_tag: "t", account_tag: "1000") { destination_rate { id tenant pricelist_tag pricelist_id carrier_id prefix rate rate_increment connect_fee interval_start active } } }');
+      assert.deepEqual(data, {
+        Transaction: {
+          destination_rate: {
+            id: null,
+            tenant: 'default',
+            pricelist_tag: 'P',
+            pricelist_id: (ids.Pricelist as { id: string }).id,
+            carrier_id: (ids.Carrier as { id: string }).id,
+            prefix: '39',
+            rate: 5,
+            rate_increment: 60,
+            connect_fee: null,
+            interval_start: null,
+            active: null,
+          },
+        },
+      });
+    }));
+});
