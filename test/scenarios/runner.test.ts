@@ -1,6 +1,7 @@
 import { test, describe, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runScenario, type RunScenarioOptions } from '../../src/scenarios/runner.ts';
@@ -60,6 +61,8 @@ describe('runScenario', () => {
     verbose: false,
     log: (line) => lines.push(line),
     progressIntervalMs: 500,
+    // Failed runs keep their working folder for inspection: keep it inside the test's folder.
+    directory: mkdtempSync(join(folder, 'work-')),
     ...overrides,
   });
 
@@ -87,10 +90,13 @@ describe('runScenario', () => {
 
   test('setup, workers, check and teardown run in order; placeholders use stored responses', async () => {
     const file = await scenarioFile('order.yaml', [...SETUP, ...WORKER(), ...CHECK({ data: { Transaction: TRANSACTION } }), ...TEARDOWN].join('\n'));
-    const result = await runScenario(options(file));
+    const result = await runScenario(options(file, { directory: undefined }));
     assert.deepEqual(result.failures, []);
     assert.equal(result.ok, true);
     assert.equal(result.seed, 1);
+    const workdir = lines.find((line) => line.startsWith('Working directory: '))?.slice('Working directory: '.length) ?? '';
+    assert.match(workdir, /canyan-scenario-/);
+    await assert.rejects(stat(workdir), { code: 'ENOENT' }, 'the temporary working folder is removed after a successful run');
     assert.deepEqual(calls(), ['POST /graphql', 'POST /graphql', 'DELETE /accounts/acc-7']);
     assert.ok(lines.includes("Workers' results:"));
     assert.ok(lines.includes('OK: Results match!'.padStart(20)));
