@@ -13,6 +13,8 @@ export interface TrackedCall {
   readonly destination: string;
   /** Source address of the first captured copy of the initial INVITE, when HEP carried it. */
   readonly sourceIp: string | null;
+  /** When the initial INVITE was captured (HEP time). */
+  readonly invitedAt: Micros;
 }
 
 export type CallIntent =

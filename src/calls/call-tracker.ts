@@ -116,6 +116,7 @@ class CallState implements TrackedCall {
     readonly destination: string,
     readonly sourceIp: string | null,
     public inviteCseq: number,
+    readonly invitedAt: Micros,
     readonly openedLocal: Micros,
   ) {}
 }
@@ -179,7 +180,7 @@ export class CallTracker<M extends TrackableSipMessage = TrackableSipMessage> {
       if (this.isFinished(key, callId)) {
         this.counters.after_end++;
       } else if (message.isRequest && upper(message.method) === 'INVITE' && !hasToTag(message)) {
-        this.open(key, callId, packet, message, local);
+        this.open(key, callId, packet, message, at, local);
       } else {
         this.counters.unknown_call++;
       }
@@ -251,7 +252,7 @@ export class CallTracker<M extends TrackableSipMessage = TrackableSipMessage> {
     return this.tombstones.has(key) || (callId !== null && this.tombstones.has(callId));
   }
 
-  private open(key: string, callId: string | null, packet: CapturedPacket, message: M, local: Micros): void {
+  private open(key: string, callId: string | null, packet: CapturedPacket, message: M, at: Micros, local: Micros): void {
     let parties: IdentifiedParties;
     try {
       parties = this.options.identifyParties(message);
@@ -284,6 +285,7 @@ export class CallTracker<M extends TrackableSipMessage = TrackableSipMessage> {
       pool.intern(parties.destination),
       packet.srcIp === null ? null : pool.intern(packet.srcIp),
       message.cseqNumber ?? 0,
+      at,
       local,
     );
     this.calls.set(ownKey, call);

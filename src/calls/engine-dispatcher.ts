@@ -98,7 +98,8 @@ export class EngineDispatcher {
             ...this.details(intent.call),
             authorized: false,
             unauthorized_reason: null,
-            timestamp_auth: intent.timestamp,
+            // No authorization happens on this path; the INVITE is when a proxy would have asked.
+            timestamp_auth: intent.call.invitedAt,
             timestamp_begin: intent.timestamp,
             timestamp_end: intent.timestamp,
             sip_status: intent.sipStatus,

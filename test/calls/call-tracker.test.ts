@@ -104,6 +104,7 @@ describe('CallTracker', () => {
     assert.equal(begin.call.source, 'sip:1000@sip.example.com');
     assert.equal(begin.call.destination, 'sip:1001@sip.example.com');
     assert.equal(begin.call.sourceIp, '127.0.0.1');
+    assert.equal(begin.call.invitedAt, T0);
     assert.equal(h.tracker.trackedCalls, 0);
     const c = h.tracker.counters;
     assert.deepEqual([c.opened, c.answered, c.ended, c.failed, c.timed_out], [1, 1, 1, 0, 0]);

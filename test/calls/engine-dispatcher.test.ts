@@ -11,6 +11,7 @@ const call = (tag: string): TrackedCall => ({
   source: 'sip:1000@a',
   destination: '',
   sourceIp: null,
+  invitedAt: 0,
 });
 
 test('transaction tags: transaction_tags plus the product tag, without blanks or repeats', () => {

@@ -270,6 +270,7 @@ describe('HEP agent end to end (real engine, real SQLite file, real sockets)', (
       assert.equal(caller.authorized, false);
       assert.equal(caller.timestamp_begin, t0 + 2_500_001);
       assert.equal(caller.timestamp_end, t0 + 2_500_001);
+      assert.equal(caller.timestamp_auth, t0, 'the INVITE time');
       assert.equal(await balanceOf(storage, '1000'), balance);
     } finally {
       await failing.close();

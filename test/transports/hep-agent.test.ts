@@ -410,7 +410,7 @@ describe('HEP agent and the rating engine', () => {
             tags: ['VOICE'],
             authorized: false,
             unauthorized_reason: null,
-            timestamp_auth: t0 + 812_345,
+            timestamp_auth: t0,
             timestamp_begin: t0 + 812_345,
             timestamp_end: t0 + 812_345,
             sip_status: 486,
