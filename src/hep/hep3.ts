@@ -23,12 +23,18 @@ const CHUNK_COMPRESSED_PAYLOAD = 0x0010;
 const CHUNK_CORRELATION_ID = 0x0011;
 const CHUNK_NODE_NAME = 0x0013;
 
-/** Protocol types whose payload may be OpenSIPS's JSON wrapper around SIP text. */
+/** Only SIP payloads (or payloads of unknown type) may be OpenSIPS's JSON wrapper around SIP text;
+ *  JSON protocol types (RTCP, QoS reports, LOG) carry JSON as the payload itself. */
 const PROTOCOL_TYPE_SIP = 1;
 
-/** AF_INET6 as Linux (10), FreeBSD (28), macOS (30) and some BSDs (24) number it. */
-function isIpv6FamilyValue(family: number): boolean {
-  return family === 10 || family === 28 || family === 30 || family === 24;
+/** The address chunks decide (0x0001 is the sender OS's raw AF value); without them, AF_INET (2)
+ *  and AF_INET6 as Linux (10), FreeBSD (28), macOS (30) and other BSDs (24) number it. */
+function resolveIpFamily(sawIpv4: boolean, sawIpv6: boolean, familyValue: number | null): 4 | 6 | null {
+  if (sawIpv6) return 6;
+  if (sawIpv4) return 4;
+  if (familyValue === 2) return 4;
+  if (familyValue === 10 || familyValue === 28 || familyValue === 30 || familyValue === 24) return 6;
+  return null;
 }
 
 export function decodeHep3(packet: Buffer): HepDecodeResult {
@@ -177,7 +183,7 @@ export function decodeHep3(packet: Buffer): HepDecodeResult {
     ok: true,
     message: {
       version: 3,
-      ipFamily: sawIpv6 ? 6 : sawIpv4 ? 4 : familyValue === null ? null : familyValue === 2 ? 4 : isIpv6FamilyValue(familyValue) ? 6 : null,
+      ipFamily: resolveIpFamily(sawIpv4, sawIpv6, familyValue),
       ipProtocol,
       srcIp,
       dstIp,
