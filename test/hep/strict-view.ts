@@ -12,8 +12,8 @@ export function strictView(packet: Buffer): Buffer {
   };
   return new Proxy(packet, {
     get(target, property) {
-      if (typeof property === 'string' && /^-?\d+$/.test(property)) {
-        const index = Number(property);
+      const index = typeof property === 'string' && property !== '' ? Number(property) : Number.NaN;
+      if (Number.isInteger(index)) {
         if (index < 0 || index >= length) throw new RangeError(`over-read: index ${index} of a ${length}-byte packet`);
         return target[index];
       }
