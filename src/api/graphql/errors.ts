@@ -62,3 +62,12 @@ export function toErrorBodies(errors: readonly GraphQLError[]): ErrorBody[] {
   }
   return bodies;
 }
+
+/**
+ * Canyan answers 400 for any error. A body over the size limit is the exception: it keeps
+ * Fastify's 413 so that clients can tell it apart.
+ */
+export function httpStatusFor(errors: readonly GraphQLError[]): number {
+  const tooLarge = errors.some((error) => (error.originalError as { statusCode?: unknown } | undefined)?.statusCode === 413);
+  return tooLarge ? 413 : 400;
+}

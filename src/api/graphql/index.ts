@@ -6,7 +6,7 @@ import { accountTransactionMutations, accountTransactionQueries } from './accoun
 import { agentMutations, agentQueries } from './agent.ts';
 import type { GraphqlDeps } from './deps.ts';
 import { entityMutations, entityQueries } from './entity-resolvers.ts';
-import { toErrorBodies, unexpectedErrors } from './errors.ts';
+import { httpStatusFor, toErrorBodies, unexpectedErrors } from './errors.ts';
 import { fieldResolvers } from './field-resolvers.ts';
 import { installHttpRules } from './http.ts';
 import { BigIntScalar, DateScalar, DateTimeScalar } from './scalars.ts';
@@ -44,7 +44,7 @@ export async function registerGraphql(app: FastifyInstance, deps: GraphqlDeps): 
         const log = (context.reply as FastifyReply | undefined)?.log ?? context.app.log;
         for (const error of unexpectedErrors(execution.errors)) log.error({ err: error }, 'GraphQL resolver failed');
         return {
-          statusCode: 400,
+          statusCode: httpStatusFor(execution.errors),
           response: { data: execution.data ?? null, errors: toErrorBodies(execution.errors) },
         };
       },

@@ -1,6 +1,6 @@
 // Objects handed to GraphQL that are not stored records as such: frozen rates shown as
-// PricelistRate, and accounts shown as LinkedAccount.
-import type { Account, FrozenRate, PricelistRate } from '../../domain/types.ts';
+// PricelistRate.
+import type { FrozenRate, PricelistRate } from '../../domain/types.ts';
 
 /** A PricelistRate-shaped copy of a rate frozen into a (running) transaction. */
 export interface FrozenRateView extends Omit<PricelistRate, 'id' | 'pricelist_tag' | 'carrier_tag'> {
@@ -30,6 +30,3 @@ export function frozenRateView(tenant: string, rate: FrozenRate | null): FrozenR
 }
 
 export type RateView = PricelistRate | FrozenRateView;
-
-/** An account reached through another account's linked_accounts. */
-export type LinkedAccountView = Account;

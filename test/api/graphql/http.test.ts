@@ -191,3 +191,38 @@ describe('unexpected resolver failures', () => {
     }
   });
 });
+
+describe('body size limit', () => {
+  test('a body over the limit keeps Fastify 413, in the GraphQL error shape', async () => {
+    const { default: Fastify } = await import('fastify');
+    const { registerGraphql } = await import('../../../src/api/graphql/index.ts');
+    const { RateIndexCache } = await import('../../../src/rating/rate-cache.ts');
+    const h = await startHarness();
+    const app = Fastify({ bodyLimit: 100 });
+    await registerGraphql(app, {
+      storage: h.storage,
+      rates: new RateIndexCache(),
+      engine: {
+        authorization: () => Promise.reject(new Error('unused')),
+        beginTransaction: () => Promise.reject(new Error('unused')),
+        endTransaction: () => Promise.reject(new Error('unused')),
+        rollbackTransaction: () => Promise.reject(new Error('unused')),
+        recordTransaction: () => Promise.reject(new Error('unused')),
+      },
+      clock: () => 0,
+    });
+    try {
+      for (const contentType of ['application/json', 'application/graphql', 'text/plain']) {
+        const payload = contentType === 'application/json' ? JSON.stringify({ query: '{ version }'.padEnd(300) }) : '{ version }'.padEnd(300);
+        const response = await app.inject({ method: 'POST', url: '/graphql', headers: { 'content-type': contentType }, payload });
+        assert.equal(response.statusCode, 413, contentType);
+        assert.equal(response.json().errors.length, 1);
+      }
+      const small = await app.inject({ method: 'POST', url: '/graphql', headers: { 'content-type': 'application/graphql' }, payload: '{ version }' });
+      assert.equal(small.statusCode, 200);
+    } finally {
+      await app.close();
+      await h.close();
+    }
+  });
+});
