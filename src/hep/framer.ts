@@ -14,6 +14,8 @@ import { HEP3_HEADER_BYTES, HEP3_MAX_MESSAGE_BYTES } from './bytes.ts';
 import type { HepDecodeError } from './types.ts';
 
 const MAGIC = [0x48, 0x45, 0x50, 0x33]; // "HEP3"
+/** First allocation for a message split across reads: one typical SIP-over-HEP message. */
+const INITIAL_PARTIAL_BYTES = 2048;
 
 export interface HepStreamFramerOptions {
   /** Largest accepted HEP3 total length; longer messages are a fatal error. Default 65535 (the
@@ -34,8 +36,11 @@ export class HepStreamFramer {
   /** The first bytes of a message while fewer than the 6 header bytes have arrived. */
   private readonly header = Buffer.alloc(HEP3_HEADER_BYTES);
   private headerFilled = 0;
-  /** A message whose length is known but whose bytes are still arriving; sized once, filled in place. */
+  /** A message whose length is known but whose bytes are still arriving. Its storage grows with
+   *  what has arrived (doubling, up to the declared length), so a peer that announces 64 KiB and
+   *  then trickles costs memory in proportion to what it actually sent. */
   private partial: Buffer | null = null;
+  private partialLength = 0;
   private partialFilled = 0;
   private failure: HepDecodeError | null = null;
 
@@ -60,14 +65,16 @@ export class HepStreamFramer {
     const end = chunk.length;
     while (offset < end) {
       if (this.partial !== null) {
-        const wanted = this.partial.length - this.partialFilled;
-        const take = Math.min(wanted, end - offset);
-        chunk.copy(this.partial, this.partialFilled, offset, offset + take);
+        const take = Math.min(this.partialLength - this.partialFilled, end - offset);
+        const storage = this.reserve(this.partial, this.partialFilled + take);
+        chunk.copy(storage, this.partialFilled, offset, offset + take);
+        this.partial = storage;
         this.partialFilled += take;
         offset += take;
-        if (this.partialFilled === this.partial.length) {
-          packets.push(this.partial);
+        if (this.partialFilled === this.partialLength) {
+          packets.push(storage);
           this.partial = null;
+          this.partialLength = 0;
           this.partialFilled = 0;
         }
         continue;
@@ -81,15 +88,13 @@ export class HepStreamFramer {
           packets.push(chunk.subarray(offset, offset + length));
           offset += length;
         } else {
-          this.partial = Buffer.allocUnsafe(length);
-          chunk.copy(this.partial, 0, offset, end);
-          this.partialFilled = end - offset;
+          this.startPartial(length, chunk.subarray(offset, end));
           offset = end;
         }
         continue;
       }
 
-      // Header split across reads: collect it byte by byte, rejecting a wrong magic early.
+      // Header split across reads: collect its 6 bytes, rejecting a wrong magic as early as possible.
       const take = Math.min(HEP3_HEADER_BYTES - this.headerFilled, end - offset);
       chunk.copy(this.header, this.headerFilled, offset, offset + take);
       const before = this.headerFilled;
@@ -110,11 +115,25 @@ export class HepStreamFramer {
         packets.push(Buffer.from(this.header));
         continue;
       }
-      this.partial = Buffer.allocUnsafe(length);
-      this.header.copy(this.partial, 0);
-      this.partialFilled = HEP3_HEADER_BYTES;
+      this.startPartial(length, this.header);
     }
     return { packets, error: null };
+  }
+
+  private startPartial(length: number, firstBytes: Buffer): void {
+    const storage = Buffer.allocUnsafe(Math.min(length, Math.max(INITIAL_PARTIAL_BYTES, 2 * firstBytes.length)));
+    firstBytes.copy(storage, 0);
+    this.partial = storage;
+    this.partialLength = length;
+    this.partialFilled = firstBytes.length;
+  }
+
+  /** Storage able to hold `needed` bytes of the partial message, the filled part carried over. */
+  private reserve(storage: Buffer, needed: number): Buffer {
+    if (needed <= storage.length) return storage;
+    const grown = Buffer.allocUnsafe(Math.min(this.partialLength, Math.max(needed, 2 * storage.length)));
+    storage.copy(grown, 0, 0, this.partialFilled);
+    return grown;
   }
 
   /** Returns the message length, or -1 after recording the fatal error. */
@@ -140,6 +159,7 @@ export class HepStreamFramer {
   private fail(packets: Buffer[]): HepFrameResult {
     // Drop buffered bytes: the connection is going away and must not pin memory meanwhile.
     this.partial = null;
+    this.partialLength = 0;
     this.partialFilled = 0;
     this.headerFilled = 0;
     return { packets, error: this.failure };
