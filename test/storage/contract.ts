@@ -162,6 +162,25 @@ export function defineStorageContract(label: string, open: OpenStorage): void {
         assert.equal(await tx((repo) => repo.count('carrier', [])), 0);
       });
 
+      test('creating by key writes the key fields of `fields` over those of the ref', async () => {
+        const created = await tx((repo) =>
+          repo.upsert('account', { key: { tenant: 'default', account_tag: 'a1' } }, { account_tag: 'a2', type: 'PREPAID' }),
+        );
+        assert.equal(created.account_tag, 'a2');
+        assert.equal(await tx((repo) => repo.get('account', { key: { tenant: 'default', account_tag: 'a1' } })), null);
+      });
+
+      test('values of the wrong type are refused and nothing is written', async () => {
+        await assert.rejects(
+          tx((repo) => repo.upsert('transaction', { key: { tenant: 'default', transaction_tag: 'c', account_tag: 'a' } }, { fee: 1.5 })),
+          TypeError,
+        );
+        const notBoolean = { active: 'yes' } as unknown as Partial<Account>;
+        await assert.rejects(tx((repo) => addAccount(repo, 'a1', notBoolean)), TypeError);
+        assert.equal(await tx((repo) => repo.count('transaction', [])), 0);
+        assert.equal(await tx((repo) => repo.count('account', [])), 0);
+      });
+
       test('updating an existing account by key does not need its type again', async () => {
         await tx((repo) => addAccount(repo, 'a1'));
         const updated = await tx((repo) => repo.upsert('account', { key: { tenant: 'default', account_tag: 'a1' } }, { name: 'n' }));

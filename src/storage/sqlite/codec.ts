@@ -16,7 +16,8 @@ export function encodeValue(kind: FieldKind, value: unknown): SqlValue {
     case 'money':
     case 'micros':
     case 'date':
-      return typeof value === 'number' ? value : fail(kind, value);
+      // Money and timestamps are exact integers by contract; a fraction here is a caller's bug.
+      return typeof value === 'number' && Number.isSafeInteger(value) ? value : fail(kind, value);
     case 'id':
     case 'string':
     case 'enum':
@@ -44,7 +45,8 @@ export function decodeValue(kind: FieldKind, value: unknown): unknown {
 }
 
 function fail(kind: FieldKind, value: unknown): never {
-  throw new TypeError(`cannot store ${typeof value} value ${JSON.stringify(value)} in a ${kind} field`);
+  const expected = kind === 'bool' ? 'a boolean' : kind === 'id' || kind === 'string' || kind === 'enum' ? 'a string' : 'a safe integer';
+  throw new TypeError(`cannot store ${typeof value} ${String(JSON.stringify(value))} in a ${kind} field: expected ${expected}`);
 }
 
 /** Decodes a raw row (values in `fields` order, starting at `offset`) into a record. */

@@ -123,8 +123,9 @@ export class EntityStore {
       return decode(plan, row ?? fail(`${entity} vanished during upsert`), 0);
     }
 
+    // The ref's key fills the key columns; `fields` is written over it, as an update would.
     const values = given.map((v) => v ?? null);
-    if (refKey !== null) plan.keyIndexes.forEach((column, i) => (values[column] = refKey[i]));
+    if (refKey !== null) plan.keyIndexes.forEach((column, i) => (values[column] = given[column] ?? refKey[i]));
     values[plan.idIndex] = 'id' in ref ? ref.id : (given[plan.idIndex] ?? randomUUID());
     for (const column of [...plan.keyIndexes, ...plan.requiredIndexes]) {
       if (values[column] === null) throw new Error(`cannot create ${entity}: ${plan.spec.columns[column].name} is required`);

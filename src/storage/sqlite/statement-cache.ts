@@ -9,7 +9,9 @@ export type Statement = Database.Statement<unknown[], unknown>;
 export type RowMode = 'object' | 'raw' | 'pluck';
 
 export class StatementCache {
-  readonly #statements = new Map<string, Statement>();
+  // One map per row mode (the mode is part of a statement's state). The SQL text itself is the
+  // key, so the constant strings of the hot paths hash once and are looked up cheaply.
+  readonly #byMode: Readonly<Record<RowMode, Map<string, Statement>>> = { object: new Map(), raw: new Map(), pluck: new Map() };
 
   constructor(
     private readonly db: Database.Database,
@@ -17,18 +19,17 @@ export class StatementCache {
   ) {}
 
   get(sql: string, mode: RowMode = 'object'): Statement {
-    // The row mode is part of the statement's state, so each mode gets its own statement.
-    const cacheKey = mode === 'object' ? sql : `${mode}\u0000${sql}`;
-    let statement = this.#statements.get(cacheKey);
+    const statements = this.#byMode[mode];
+    let statement = statements.get(sql);
     if (statement === undefined) {
       statement = this.db.prepare(sql);
       if (mode === 'raw' && statement.reader) statement.raw(true);
       if (mode === 'pluck' && statement.reader) statement.pluck(true);
-      if (this.#statements.size >= this.maxEntries) {
-        const oldest = this.#statements.keys().next().value;
-        if (oldest !== undefined) this.#statements.delete(oldest);
+      if (statements.size >= this.maxEntries) {
+        const oldest = statements.keys().next().value;
+        if (oldest !== undefined) statements.delete(oldest);
       }
-      this.#statements.set(cacheKey, statement);
+      statements.set(sql, statement);
     }
     return statement;
   }
