@@ -51,11 +51,12 @@ function stringField(fields: Fields, name: string): string | null {
   return typeof value === 'string' ? value : null;
 }
 
-function validateRateNumbers(label: string, fields: Fields): void {
+function validateRateNumbers(label: string, fields: Fields, increment: 'positive' | 'zero means one'): void {
   requireNonNegative(`${label}connect_fee`, numberField(fields, 'connect_fee'));
   requireNonNegative(`${label}rate`, numberField(fields, 'rate'));
   requireNonNegative(`${label}interval_start`, numberField(fields, 'interval_start'));
-  requirePositive(`${label}rate_increment`, numberField(fields, 'rate_increment'));
+  if (increment === 'positive') requirePositive(`${label}rate_increment`, numberField(fields, 'rate_increment'));
+  else requireNonNegative(`${label}rate_increment`, numberField(fields, 'rate_increment'));
 }
 
 export function frozenRateFromInput(input: Args): FrozenRate {
@@ -71,7 +72,9 @@ export function frozenRateFromInput(input: Args): FrozenRate {
     rate_increment: argNumber(input, 'rate_increment'),
     interval_start: argNumber(input, 'interval_start'),
   };
-  validateRateNumbers('destination_rate.', { ...rate });
+  // Canyan's engine sends a missing increment as 0 in frozen copies (the rater reads 0 as 1),
+  // so a copy accepts 0 where a price-list rate does not.
+  validateRateNumbers('destination_rate.', { ...rate }, 'zero means one');
   return rate;
 }
 
@@ -164,7 +167,7 @@ const RULES: Readonly<Record<EntityName, EntityWriteRules>> = {
         fields.carrier_tag = carrier.carrier_tag;
       }
     },
-    validate: (fields) => validateRateNumbers('', fields),
+    validate: (fields) => validateRateNumbers('', fields, 'positive'),
   },
   account: {
     hasKey: byNaturalKey('account'),

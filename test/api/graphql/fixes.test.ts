@@ -211,8 +211,8 @@ describe('input validation', () => {
       await refused(h, 'mutation { upsertAccount(account_tag: "1", type: PREPAID, max_concurrent_transactions: -1) { id } }', /max_concurrent_transactions must not be negative/);
       await refused(
         h,
-        'mutation { upsertAccount(account_tag: "1", type: PREPAID) { id } beginAccountTransaction(account_tag: "1", transaction: { transaction_tag: "t", destination: "39", timestamp_begin: "2019-02-05T20:00:00Z", destination_rate: { pricelist_tag: "P", prefix: "39", rate_increment: 0 } }) { ok } }',
-        /destination_rate.rate_increment must be a positive integer/,
+        'mutation { upsertAccount(account_tag: "1", type: PREPAID) { id } beginAccountTransaction(account_tag: "1", transaction: { transaction_tag: "t", destination: "39", timestamp_begin: "2019-02-05T20:00:00Z", destination_rate: { pricelist_tag: "P", prefix: "39", rate_increment: -1 } }) { ok } }',
+        /destination_rate.rate_increment must not be negative/,
       );
       const counts = await h.ok('{ _allPricelistRatesMeta { count } _allInvoicesMeta { count } c: _allCarriersMeta { count } a: Account(account_tag: "1") { running_transactions { transaction_tag } } }');
       assert.deepEqual(counts, {
@@ -221,6 +221,15 @@ describe('input validation', () => {
         c: { count: 1 },
         a: { running_transactions: [] },
       });
+    }));
+
+  test('frozen copies accept rate_increment 0, which the Canyan engine sends for a missing increment', () =>
+    withApi(async (h) => {
+      await h.ok('mutation { upsertAccount(account_tag: "1000", type: PREPAID) { id } }');
+      const data = await h.ok(`mutation { beginAccountTransaction(account_tag: "1000", transaction: { transaction_tag: "t", destination: "39",
+        timestamp_begin: "2019-02-05T20:00:00Z", destination_rate: { pricelist_tag: "", prefix: "", connect_fee: 0, rate: 0, rate_increment: 0, interval_start: 0 } }) {
+        ok transaction { destination_rate { rate_increment } } } }`);
+      assert.deepEqual(data, { beginAccountTransaction: { ok: true, transaction: { destination_rate: { rate_increment: 0 } } } });
     }));
 
   test('DateTime accepts basic and extended ISO with offsets and prints naive UTC', () =>
