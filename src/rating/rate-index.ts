@@ -30,6 +30,18 @@ function hashOf(text: string): number {
   return hash;
 }
 
+/** Smallest b with 2^b >= count (at least 4). */
+function bitsFor(count: number): number {
+  let bits = 4;
+  while (2 ** bits < count) bits++;
+  return bits;
+}
+
+/** The filter bit of a hash: mixed differently from the slot, so the two stay independent. */
+function filterBitOf(hash: number, shift: number): number {
+  return Math.imul(hash ^ (hash >>> 13), 0x85ebca6b) >>> shift;
+}
+
 /** The table slot of a hash: its top bits after one more mixing step. */
 function slotOf(hash: number, shift: number): number {
   return Math.imul(hash ^ (hash >>> 16), 0x2c1b3c6d) >>> shift;
@@ -70,15 +82,17 @@ function passesFilter(filter: readonly string[] | null, value: string): boolean 
 }
 
 export class RateIndex {
-  // An open-addressing hash table in typed arrays: a JS Map of a million entries is several
-  // times slower per probe, and a lookup probes once per prefix length.
+  // An open-addressing hash table in one typed array ([hash, entry] pairs, so a probe touches
+  // one cache line), guarded by a small bit filter that rejects most absent prefixes without
+  // touching the table at all: a lookup probes once per prefix length, and most lengths miss.
   private readonly prefixes: string[] = [];
   /** candidates[i]: active rates with exactly prefixes[i], cheapest first. */
   private readonly candidates: PricelistRate[][] = [];
-  private readonly slotEntry: Int32Array;
-  private readonly slotHash: Int32Array;
+  private readonly table: Int32Array;
   private readonly slotShift: number;
   private readonly slotMask: number;
+  private readonly filter: Int32Array;
+  private readonly filterShift: number;
   private readonly longestPrefix: number;
   /** Scratch space for the hashes of a destination's prefixes; reused by every lookup. */
   private readonly prefixHashes: Int32Array;
@@ -104,18 +118,22 @@ export class RateIndex {
     }
     for (const list of this.candidates) list.sort(compareForDestination);
 
-    let bits = 4;
-    while (1 << bits < this.prefixes.length * 2) bits++;
-    this.slotShift = 32 - bits;
-    this.slotMask = (1 << bits) - 1;
-    this.slotEntry = new Int32Array(1 << bits).fill(EMPTY_SLOT);
-    this.slotHash = new Int32Array(1 << bits);
+    const slotBits = bitsFor(this.prefixes.length * 2);
+    this.slotShift = 32 - slotBits;
+    this.slotMask = (1 << slotBits) - 1;
+    this.table = new Int32Array(2 << slotBits).fill(EMPTY_SLOT);
+    // About 8 filter bits per prefix: roughly one absent prefix in eight gets past it.
+    const filterBits = Math.max(5, bitsFor(this.prefixes.length * 8));
+    this.filterShift = 32 - filterBits;
+    this.filter = new Int32Array(1 << (filterBits - 5));
     for (let entry = 0; entry < this.prefixes.length; entry++) {
       const hash = hashOf(this.prefixes[entry]);
       let slot = slotOf(hash, this.slotShift);
-      while (this.slotEntry[slot] !== EMPTY_SLOT) slot = (slot + 1) & this.slotMask;
-      this.slotEntry[slot] = entry;
-      this.slotHash[slot] = hash;
+      while (this.table[2 * slot + 1] !== EMPTY_SLOT) slot = (slot + 1) & this.slotMask;
+      this.table[2 * slot] = hash;
+      this.table[2 * slot + 1] = entry;
+      const bit = filterBitOf(hash, this.filterShift);
+      this.filter[bit >>> 5] |= 1 << (bit & 31);
     }
     this.longestPrefix = longest;
     this.prefixHashes = new Int32Array(longest + 1);
@@ -136,10 +154,12 @@ export class RateIndex {
   /** The rates whose prefix is exactly destination's first `length` characters, or null. */
   private candidatesAt(destination: string, length: number): PricelistRate[] | null {
     const hash = this.prefixHashes[length];
+    const bit = filterBitOf(hash, this.filterShift);
+    if ((this.filter[bit >>> 5] & (1 << (bit & 31))) === 0) return null;
     for (let slot = slotOf(hash, this.slotShift); ; slot = (slot + 1) & this.slotMask) {
-      const entry = this.slotEntry[slot];
+      const entry = this.table[2 * slot + 1];
       if (entry === EMPTY_SLOT) return null;
-      if (this.slotHash[slot] === hash) {
+      if (this.table[2 * slot] === hash) {
         const prefix = this.prefixes[entry];
         if (prefix.length === length && destination.startsWith(prefix)) return this.candidates[entry];
       }
