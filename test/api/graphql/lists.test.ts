@@ -158,6 +158,57 @@ describe('list semantics', () => {
     });
   });
 
+  test('customer and seller filters: q over tag, company, tax and VAT numbers; exact tag', async () => {
+    await h.ok(`mutation {
+      a: upsertCustomer(customer_tag: "cu1", company_name: "Canyan Srl", tax_number: "TAX-1", vat_number: "IT001") { id }
+      b: upsertCustomer(customer_tag: "cu2", company_name: "Other", tax_number: "TAX-2", vat_number: "IT002", vat_policy: EXEMPT) { id }
+      c: upsertSeller(seller_tag: "se1", company_name: "Seller Spa", vat_number: "IT003") { id }
+      d: upsertSeller(tenant: "other", seller_tag: "se2", company_name: "Seller Two") { id }
+    }`);
+    const data = await h.ok(`{
+      company: allCustomers(filter: { q: "canyan" }) { customer_tag }
+      tax: allCustomers(filter: { q: "tax-2" }) { customer_tag vat_policy }
+      vat: _allCustomersMeta(filter: { q: "IT00" }) { count }
+      tag: allCustomers(filter: { customer_tag: "cu1" }) { customer_tag }
+      sellerVat: allSellers(filter: { q: "it003" }) { seller_tag }
+      sellersDefault: _allSellersMeta(filter: { q: "seller" }) { count }
+      sellersAll: _allSellersMeta { count }
+      sellerTag: allSellers(filter: { tenant: "other", seller_tag: "se2" }) { seller_tag tenant }
+    }`);
+    assert.deepEqual(data, {
+      company: [{ customer_tag: 'cu1' }],
+      tax: [{ customer_tag: 'cu2', vat_policy: 'EXEMPT' }],
+      vat: { count: 2 },
+      tag: [{ customer_tag: 'cu1' }],
+      sellerVat: [{ seller_tag: 'se1' }],
+      sellersDefault: { count: 1 },
+      sellersAll: { count: 2 },
+      sellerTag: [{ seller_tag: 'se2', tenant: 'other' }],
+    });
+  });
+
+  test('the same tag in two tenants: getters and keys are per tenant', async () => {
+    await h.ok(`mutation {
+      a: upsertPricelist(tenant: "t1", pricelist_tag: "SAME", name: "one") { id }
+      b: upsertPricelist(tenant: "t2", pricelist_tag: "SAME", name: "two") { id }
+    }`);
+    const data = await h.ok(`{
+      one: Pricelist(tenant: "t1", pricelist_tag: "SAME") { name }
+      two: Pricelist(tenant: "t2", pricelist_tag: "SAME") { name }
+      none: Pricelist(pricelist_tag: "SAME") { name }
+      byName: allPricelists(filter: { tenant: "t2", q: "SAME" }) { name }
+    }`);
+    assert.deepEqual(data, { one: { name: 'one' }, two: { name: 'two' }, none: null, byName: [{ name: 'two' }] });
+  });
+
+  test('GET passes JSON variables from the query string', async () => {
+    const query = encodeURIComponent('query ($tag: String) { Pricelist(tenant: "t1", pricelist_tag: $tag) { name } }');
+    const variables = encodeURIComponent(JSON.stringify({ tag: 'SAME' }));
+    const response = await h.app.inject({ method: 'GET', url: `/graphql?query=${query}&variables=${variables}` });
+    assert.equal(response.statusCode, 200);
+    assert.deepEqual(response.json(), { data: { Pricelist: { name: 'one' } } });
+  });
+
   test('negative page or perPage is refused', async () => {
     const response = await h.gql('{ allCarriers(page: -1) { id } }');
     assert.equal(response.status, 400);
