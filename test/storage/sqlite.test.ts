@@ -113,6 +113,22 @@ describe('sqlite storage file', () => {
     }
   });
 
+  test('migrate() refuses a database whose tables lack a catalogue column', async () => {
+    const path = join(dir, 'old-schema.db');
+    const storage = await openSqliteStorage({ path });
+    await storage.migrate();
+    await storage.close();
+    const db = new Database(path);
+    db.exec('ALTER TABLE transactions DROP COLUMN end_reason');
+    db.close();
+    const reopened = await openSqliteStorage({ path });
+    try {
+      await assert.rejects(reopened.migrate(), /transactions\.end_reason.*migration is needed/);
+    } finally {
+      await reopened.close();
+    }
+  });
+
   test('two storages on the same file see each other\'s writes, including rates versions', async () => {
     const path = join(dir, 'shared.db');
     const a = await openSqliteStorage({ path });

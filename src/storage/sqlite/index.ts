@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import type { Repository, Storage } from '../storage.ts';
 import { AccountStore } from './account-store.ts';
 import { EntityStore } from './entity-store.ts';
-import { applyMigrations } from './migrations.ts';
+import { applyMigrations, verifyCatalogueColumns } from './migrations.ts';
 import { SqliteRepository, type RepositoryParts } from './repository.ts';
 import { SerialQueue } from './serial-queue.ts';
 import { StatementCache } from './statement-cache.ts';
@@ -71,6 +71,7 @@ class SqliteStorage implements Storage {
       this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
       try {
         applyMigrations(this.db);
+        verifyCatalogueColumns(this.db);
       } finally {
         this.db.pragma('busy_timeout = 0');
       }

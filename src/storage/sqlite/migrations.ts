@@ -3,6 +3,8 @@
 // that two processes starting on the same file cannot apply a migration twice.
 import type Database from 'better-sqlite3';
 import { initialSchemaDdl } from './schema.ts';
+import { SEQUENCE_COLUMN } from './sql-names.ts';
+import { TABLE_SPECS } from './table-spec.ts';
 
 export interface Migration {
   version: number;
@@ -10,7 +12,11 @@ export interface Migration {
   sql: () => string;
 }
 
-/** Ordered by version. Never edit an applied migration: append a new one. */
+/**
+ * Ordered by version. Never edit an applied migration: append a new one. Version 1 is generated
+ * from the field catalogue, so a field added to ENTITIES later needs a migration that adds its
+ * column to databases created before (verifyCatalogueColumns reports the ones missing).
+ */
 export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial schema', sql: initialSchemaDdl }];
 
 const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -43,4 +49,25 @@ export function appliedMigrationVersions(db: Database.Database): number[] {
     .pluck()
     .all()
     .map((v) => Number(v));
+}
+
+/** Throws when a table lacks a column of the field catalogue (a missing migration). */
+export function verifyCatalogueColumns(db: Database.Database): void {
+  const missing: string[] = [];
+  for (const spec of Object.values(TABLE_SPECS)) {
+    const present = new Set(
+      db
+        .prepare('SELECT name FROM pragma_table_info(?)')
+        .pluck()
+        .all(spec.entity.table)
+        .map((name) => String(name)),
+    );
+    if (!present.has(SEQUENCE_COLUMN)) missing.push(`${spec.entity.table}.${SEQUENCE_COLUMN}`);
+    for (const column of spec.columns) {
+      if (!present.has(column.name)) missing.push(`${spec.entity.table}.${column.name}`);
+    }
+  }
+  if (missing.length > 0) {
+    throw new Error(`database schema is older than the field catalogue (missing ${missing.join(', ')}): a migration is needed`);
+  }
 }
