@@ -2,7 +2,7 @@
 // `api`, `engine` and `test` are reserved for later (separate processes, scenario runner).
 import { Command, CommanderError, Option } from 'commander';
 import pino from 'pino';
-import { startSystem, type RunningSystem, type SystemRoles } from '../app/system.ts';
+import type { RunningSystem, SystemRoles } from '../app/system.ts';
 import { CONFIG_KEYS, ConfigError, DEFAULT_CONFIG, loadConfig, type RatingConfig } from '../config/config.ts';
 
 const EXIT_OK = 0;
@@ -103,8 +103,12 @@ async function run(spec: CommandSpec, options: Record<string, unknown>, io: Main
   for (const warning of warnings) logger.warn(warning);
   logger.info({ command: spec.name, roles: spec.roles }, `canyan-rating ${spec.name} starting`);
 
+  // Listening before start-up, so a signal during a slow start still ends in a clean stop.
+  const stopRequested = io.stopSignal();
   let system: RunningSystem;
   try {
+    // Loaded only now, so --help and configuration errors answer without loading the server stack.
+    const { startSystem } = await import('../app/system.ts');
     system = await startSystem(config, { roles: spec.roles, logger });
   } catch (error) {
     logger.error({ err: error }, 'start-up failed');
@@ -112,7 +116,7 @@ async function run(spec: CommandSpec, options: Record<string, unknown>, io: Main
   }
   logger.info('canyan-rating started');
 
-  const signal = await io.stopSignal();
+  const signal = await stopRequested;
   logger.info({ signal }, 'stopping');
   try {
     await system.close();

@@ -295,6 +295,39 @@ describe('HTTP server limits and failures', () => {
   });
 });
 
+describe('closing the server', () => {
+  test('close() lets an in-flight request finish, then stops accepting', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let entered: () => void = () => undefined;
+    const inEngine = new Promise<void>((resolve) => (entered = resolve));
+    const slow = async () => {
+      entered();
+      await gate;
+      return { ok: true };
+    };
+    const engine: RatingEngine = {
+      authorization: async () => {
+        throw new Error('not used');
+      },
+      beginTransaction: async () => ({ ...(await slow()), failed_account_tag: null, failed_reason: null }),
+      endTransaction: async () => ({ ...(await slow()), failed_account_tag: null, failed_reason: null }),
+      rollbackTransaction: slow,
+      recordTransaction: async () => ({ ...(await slow()), failed_account_tag: null, failed_reason: null }),
+    };
+    const h = await startHarness({ engine: () => engine });
+    const pending = h.post('/v1/rollback_transaction', { transaction_tag: '1' });
+    await inEngine;
+    const closing = h.close();
+    release();
+    const response = await pending;
+    assert.equal(response.status, 200, response.text);
+    assert.equal((response.body as Record<string, unknown>).ok, true);
+    await closing;
+    await assert.rejects(fetch(`${h.baseUrl}/status`));
+  });
+});
+
 describe('status routes, CORS and unknown routes', () => {
   let h: Harness;
   before(async () => {
