@@ -345,6 +345,7 @@ export function defineStorageContract(label: string, open: OpenStorage): void {
 
       test('a filter on a field the entity does not have is rejected', async () => {
         await assert.rejects(tx((repo) => repo.list('account', listQuery({ filter: [{ kind: 'eq', field: 'nope; DROP TABLE accounts', value: 1 }] }))));
+        await assert.rejects(tx((repo) => repo.count('account', [{ kind: 'eq', field: 'constructor', value: 'x' }])), /unknown field/);
         await assert.rejects(tx((repo) => repo.count('carrier', [{ kind: 'runningTransaction', outboundOnly: false, begunAtOrBefore: null }])));
       });
 
@@ -364,6 +365,8 @@ export function defineStorageContract(label: string, open: OpenStorage): void {
         await seedAccounts();
         assert.deepEqual(await tags([], { sortField: 'no_such_field', ascending: false }), ['a1', 'a2', 'a3', 'a4', 'b1']);
         assert.deepEqual(await tags([], { sortField: 'tags', ascending: false }), ['a1', 'a2', 'a3', 'a4', 'b1']);
+        assert.deepEqual(await tags([], { sortField: 'toString', ascending: true }), ['a1', 'a2', 'a3', 'a4', 'b1']);
+        assert.deepEqual(await tags([], { sortField: '__proto__', ascending: true }), ['a1', 'a2', 'a3', 'a4', 'b1']);
         await tx(async (repo) => {
           for (const [i, prefix] of ['39', '3906', '1'].entries()) {
             await repo.upsert('pricelist_rate', { id: `ffff-${i}` }, { tenant: 'default', pricelist_tag: 'p1', carrier_tag: 'c1', prefix });

@@ -83,8 +83,8 @@ class SqliteStorage implements Storage {
     return this.#queue.run(async () => {
       this.#ensureOpen();
       const { statements } = this.#parts;
-      const repo = new SqliteRepository(this.#parts);
       await this.#begin();
+      const repo = new SqliteRepository(this.#parts);
       try {
         const result = await work(repo);
         repo.close();

@@ -15,8 +15,13 @@ export interface SqlFragment {
 
 const TEXT_KINDS: ReadonlySet<FieldKind> = new Set(['id', 'string', 'enum']);
 
+// Own properties only: a field named "constructor" or "toString" must not reach Object.prototype.
+function isCatalogueField(spec: TableSpec, field: string): boolean {
+  return Object.hasOwn(spec.entity.fields, field);
+}
+
 function fieldKind(spec: TableSpec, field: string): FieldKind {
-  const kind = spec.entity.fields[field];
+  const kind = isCatalogueField(spec, field) ? spec.entity.fields[field] : undefined;
   if (kind === undefined) throw new Error(`unknown field ${spec.entity.name}.${field} in a filter`);
   return kind;
 }
@@ -94,7 +99,7 @@ export function whereSql(spec: TableSpec, filter: readonly Condition[]): SqlFrag
 /** ORDER BY: the sort field when sortable (nulls first ascending, last descending), then natural order. */
 export function orderSql(spec: TableSpec, query: Pick<ListQuery, 'sortField' | 'ascending'>): string {
   const natural = `t.${q(SEQUENCE_COLUMN)} ASC`;
-  if (query.sortField === null || !isSortableField(spec.entity, query.sortField)) return ` ORDER BY ${natural}`;
+  if (query.sortField === null || !isCatalogueField(spec, query.sortField) || !isSortableField(spec.entity, query.sortField)) return ` ORDER BY ${natural}`;
   const direction = query.ascending ? 'ASC NULLS FIRST' : 'DESC NULLS LAST';
   return ` ORDER BY t.${q(query.sortField)} ${direction}, ${natural}`;
 }
