@@ -9,6 +9,9 @@ const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
 const EXIT_CONFIG = 2;
 
+/** How long a stop may wait for in-flight work before the process gives up on a clean exit. */
+const STOP_TIMEOUT_MS = 15_000;
+
 interface CommandSpec {
   name: string;
   summary: string;
@@ -111,18 +114,29 @@ async function run(spec: CommandSpec, options: Record<string, unknown>, io: Main
     const { startSystem } = await import('../app/system.ts');
     system = await startSystem(config, { roles: spec.roles, logger });
   } catch (error) {
-    logger.error({ err: error }, 'start-up failed');
+    if (!(error instanceof ConfigError)) logger.error({ err: error }, 'start-up failed');
     return reportFailure(error, io);
   }
   logger.info('canyan-rating started');
 
   const signal = await stopRequested;
+  // The handlers are gone now: a second SIGINT/SIGTERM kills the process the default way.
   logger.info({ signal }, 'stopping');
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), STOP_TIMEOUT_MS);
+  });
   try {
-    await system.close();
+    const outcome = await Promise.race([system.close().then(() => 'closed' as const), timedOut]);
+    if (outcome === 'timeout') {
+      logger.error(`stop did not finish within ${STOP_TIMEOUT_MS} ms; exiting anyway`);
+      return EXIT_FAILURE;
+    }
   } catch (error) {
     logger.error({ err: error }, 'error while stopping');
     return EXIT_FAILURE;
+  } finally {
+    clearTimeout(timer);
   }
   logger.info('stopped');
   return EXIT_OK;
