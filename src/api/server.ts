@@ -60,7 +60,9 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
   app.get('/status/agent', async (_request, reply) => {
     const agent = deps.agent ?? null;
     if (agent === null) {
-      return reply.code(404).send({ detail: 'No HEP agent runs in this process (start it with `canyan-rating start` or `canyan-rating agent` and a HEP listen address)' });
+      return reply.code(404).send({
+        detail: 'No HEP agent runs in this process: it was started without the agent role, or hep_listen_udp and hep_listen_tcp are both empty',
+      });
     }
     return reply.code(200).send(agent.stats());
   });
