@@ -207,8 +207,12 @@ describe('runScenario', () => {
     const file = await scenarioFile('interrupt.yaml', [...SETUP, ...WORKER(), ...CHECK({}), ...TEARDOWN].join('\n'));
     const controller = new AbortController();
     const started = Date.now();
-    setTimeout(() => controller.abort(), 700);
-    const result = await runScenario(options(file, { sipp: slowSipp, signal: controller.signal }));
+    // Interrupt once sipp has been started and a progress line has had time to appear.
+    const log = (line: string): void => {
+      lines.push(line);
+      if (line.includes('(delay = 0)')) setTimeout(() => controller.abort(), 800);
+    };
+    const result = await runScenario(options(file, { sipp: slowSipp, signal: controller.signal, log, progressIntervalMs: 200 }));
     assert.ok(Date.now() - started < 10_000);
     assert.equal(result.ok, false);
     assert.ok(result.failures.includes('interrupted: checks skipped'), result.failures.join('\n'));
