@@ -72,8 +72,9 @@ function compareForRouting(a: PricelistRate, b: PricelistRate): number {
   );
 }
 
-function isValidAt(rate: PricelistRate, at: Micros): boolean {
-  return (rate.datetime_start === null || rate.datetime_start <= at) && (rate.datetime_end === null || at < rate.datetime_end);
+/** Whether a filter list selects only some values (null or empty selects everything). */
+function isRestrictive(filter: readonly string[] | null): boolean {
+  return filter !== null && filter.length > 0;
 }
 
 /** Null or empty filter lists select everything. */
@@ -81,13 +82,26 @@ function passesFilter(filter: readonly string[] | null, value: string): boolean 
   return filter === null || filter.length === 0 || filter.includes(value);
 }
 
+/** Fields of an entry (one distinct prefix) in RateIndex.entries, which has this stride. */
+const ENTRY_STRIDE = 4;
+const PREFIX_START = 0;
+const PREFIX_LENGTH = 1;
+const FIRST_RATE = 2;
+const RATE_COUNT = 3;
+
 export class RateIndex {
-  // An open-addressing hash table in one typed array ([hash, entry] pairs, so a probe touches
-  // one cache line), guarded by a small bit filter that rejects most absent prefixes without
-  // touching the table at all: a lookup probes once per prefix length, and most lengths miss.
-  private readonly prefixes: string[] = [];
-  /** candidates[i]: active rates with exactly prefixes[i], cheapest first. */
-  private readonly candidates: PricelistRate[][] = [];
+  // Lookups run millions of times per second over a million prefixes, so the hot path reads
+  // typed arrays laid out for few cache misses instead of chasing per-prefix JS objects:
+  // - a bit filter rejects most absent prefix lengths without touching anything else;
+  // - an open-addressing table of [hash, entry] pairs finds the entry of a prefix;
+  // - `entries` holds each prefix's place in the character pool and its run of rates;
+  // - rates are stored cheapest first per prefix, with their validity windows beside them, so
+  //   a rate object is only read when an account filters by pricelist or carrier.
+  private readonly entries: Int32Array;
+  private readonly prefixChars: Uint16Array;
+  private readonly rates: PricelistRate[];
+  /** [from, until) of rates[k] at 2k and 2k + 1; open ends are infinite. */
+  private readonly windows: Float64Array;
   private readonly table: Int32Array;
   private readonly slotShift: number;
   private readonly slotMask: number;
@@ -101,33 +115,54 @@ export class RateIndex {
 
   constructor(rates: readonly PricelistRate[]) {
     const entryOf = new Map<string, number>();
+    const prefixes: string[] = [];
+    const ratesOf: PricelistRate[][] = [];
     let longest = 0;
-    let size = 0;
+    let totalChars = 0;
     for (const rate of rates) {
       if (rate.active !== true || rate.prefix.length === 0) continue;
       let entry = entryOf.get(rate.prefix);
       if (entry === undefined) {
-        entry = this.prefixes.length;
+        entry = prefixes.length;
         entryOf.set(rate.prefix, entry);
-        this.prefixes.push(rate.prefix);
-        this.candidates.push([]);
+        prefixes.push(rate.prefix);
+        ratesOf.push([]);
+        totalChars += rate.prefix.length;
+        longest = Math.max(longest, rate.prefix.length);
       }
-      this.candidates[entry].push(rate);
-      longest = Math.max(longest, rate.prefix.length);
-      size++;
+      ratesOf[entry].push(rate);
     }
-    for (const list of this.candidates) list.sort(compareForDestination);
 
-    const slotBits = bitsFor(this.prefixes.length * 2);
+    this.entries = new Int32Array(prefixes.length * ENTRY_STRIDE);
+    this.prefixChars = new Uint16Array(totalChars);
+    this.rates = [];
+    let chars = 0;
+    for (const [entry, prefix] of prefixes.entries()) {
+      const at = entry * ENTRY_STRIDE;
+      const sorted = ratesOf[entry].sort(compareForDestination);
+      this.entries[at + PREFIX_START] = chars;
+      this.entries[at + PREFIX_LENGTH] = prefix.length;
+      this.entries[at + FIRST_RATE] = this.rates.length;
+      this.entries[at + RATE_COUNT] = sorted.length;
+      for (let i = 0; i < prefix.length; i++) this.prefixChars[chars++] = prefix.charCodeAt(i);
+      for (const rate of sorted) this.rates.push(rate);
+    }
+    this.windows = new Float64Array(this.rates.length * 2);
+    for (const [k, rate] of this.rates.entries()) {
+      this.windows[2 * k] = rate.datetime_start ?? -Infinity;
+      this.windows[2 * k + 1] = rate.datetime_end ?? Infinity;
+    }
+
+    const slotBits = bitsFor(prefixes.length * 2);
     this.slotShift = 32 - slotBits;
     this.slotMask = (1 << slotBits) - 1;
     this.table = new Int32Array(2 << slotBits).fill(EMPTY_SLOT);
     // About 8 filter bits per prefix: roughly one absent prefix in eight gets past it.
-    const filterBits = Math.max(5, bitsFor(this.prefixes.length * 8));
+    const filterBits = Math.max(5, bitsFor(prefixes.length * 8));
     this.filterShift = 32 - filterBits;
     this.filter = new Int32Array(1 << (filterBits - 5));
-    for (let entry = 0; entry < this.prefixes.length; entry++) {
-      const hash = hashOf(this.prefixes[entry]);
+    for (const [entry, prefix] of prefixes.entries()) {
+      const hash = hashOf(prefix);
       let slot = slotOf(hash, this.slotShift);
       while (this.table[2 * slot + 1] !== EMPTY_SLOT) slot = (slot + 1) & this.slotMask;
       this.table[2 * slot] = hash;
@@ -137,7 +172,7 @@ export class RateIndex {
     }
     this.longestPrefix = longest;
     this.prefixHashes = new Int32Array(longest + 1);
-    this.size = size;
+    this.size = this.rates.length;
   }
 
   /** Fills prefixHashes[1..n] with the hashes of the destination's first n characters; returns n. */
@@ -151,19 +186,28 @@ export class RateIndex {
     return length;
   }
 
-  /** The rates whose prefix is exactly destination's first `length` characters, or null. */
-  private candidatesAt(destination: string, length: number): PricelistRate[] | null {
+  /** Whether entry `entry`'s prefix is exactly destination's first `length` characters. */
+  private isPrefixOf(entry: number, destination: string, length: number): boolean {
+    const at = entry * ENTRY_STRIDE;
+    if (this.entries[at + PREFIX_LENGTH] !== length) return false;
+    const start = this.entries[at + PREFIX_START];
+    for (let i = 0; i < length; i++) if (this.prefixChars[start + i] !== destination.charCodeAt(i)) return false;
+    return true;
+  }
+
+  /** The entry whose prefix is exactly destination's first `length` characters (hashed already), or -1. */
+  private entryAt(destination: string, length: number): number {
     const hash = this.prefixHashes[length];
     const bit = filterBitOf(hash, this.filterShift);
-    if ((this.filter[bit >>> 5] & (1 << (bit & 31))) === 0) return null;
+    if ((this.filter[bit >>> 5] & (1 << (bit & 31))) === 0) return EMPTY_SLOT;
     for (let slot = slotOf(hash, this.slotShift); ; slot = (slot + 1) & this.slotMask) {
       const entry = this.table[2 * slot + 1];
-      if (entry === EMPTY_SLOT) return null;
-      if (this.table[2 * slot] === hash) {
-        const prefix = this.prefixes[entry];
-        if (prefix.length === length && destination.startsWith(prefix)) return this.candidates[entry];
-      }
+      if (entry === EMPTY_SLOT || (this.table[2 * slot] === hash && this.isPrefixOf(entry, destination, length))) return entry;
     }
+  }
+
+  private isValidAt(k: number, at: Micros): boolean {
+    return this.windows[2 * k] <= at && at < this.windows[2 * k + 1];
   }
 
   /**
@@ -172,18 +216,17 @@ export class RateIndex {
    */
   destinationRate(account: RateSelector, destination: string | null, at: Micros): PricelistRate | null {
     if (destination === null || destination.length === 0) return null;
+    const filtered = isRestrictive(account.pricelist_tags) || isRestrictive(account.carrier_tags);
     for (let length = this.hashPrefixes(destination); length > 0; length--) {
-      const candidates = this.candidatesAt(destination, length);
-      if (candidates === null) continue;
-      for (let i = 0; i < candidates.length; i++) {
-        const rate = candidates[i];
-        if (
-          isValidAt(rate, at) &&
-          passesFilter(account.pricelist_tags, rate.pricelist_tag) &&
-          passesFilter(account.carrier_tags, rate.carrier_tag)
-        ) {
-          return rate;
-        }
+      const entry = this.entryAt(destination, length);
+      if (entry === EMPTY_SLOT) continue;
+      const first = this.entries[entry * ENTRY_STRIDE + FIRST_RATE];
+      const end = first + this.entries[entry * ENTRY_STRIDE + RATE_COUNT];
+      for (let k = first; k < end; k++) {
+        if (!this.isValidAt(k, at)) continue;
+        if (!filtered) return this.rates[k];
+        const rate = this.rates[k];
+        if (passesFilter(account.pricelist_tags, rate.pricelist_tag) && passesFilter(account.carrier_tags, rate.carrier_tag)) return rate;
       }
     }
     return null;
@@ -197,10 +240,13 @@ export class RateIndex {
     const found: PricelistRate[] = [];
     if (destination === null || destination.length === 0 || (carrierTags !== null && carrierTags.length === 0)) return found;
     for (let length = this.hashPrefixes(destination); length > 0; length--) {
-      const candidates = this.candidatesAt(destination, length);
-      if (candidates === null) continue;
-      for (const rate of candidates) {
-        if (isValidAt(rate, at) && (carrierTags === null || carrierTags.includes(rate.carrier_tag))) found.push(rate);
+      const entry = this.entryAt(destination, length);
+      if (entry === EMPTY_SLOT) continue;
+      const first = this.entries[entry * ENTRY_STRIDE + FIRST_RATE];
+      const end = first + this.entries[entry * ENTRY_STRIDE + RATE_COUNT];
+      for (let k = first; k < end; k++) {
+        const rate = this.rates[k];
+        if (this.isValidAt(k, at) && (carrierTags === null || carrierTags.includes(rate.carrier_tag))) found.push(rate);
       }
     }
     return found.sort(compareForRouting);
