@@ -76,7 +76,7 @@ export async function startSystem(config: RatingConfig, options: StartOptions): 
 
     let agent: HepAgent | null = null;
     if (agentWanted && agentHasListener) {
-      const started = await startHepAgent({ settings: config, engine, logger });
+      const started = await startHepAgent({ settings: config, engine, logger: logger.child({ component: 'hep-agent' }) });
       agent = started;
       closers.push(async () => {
         await started.close();
