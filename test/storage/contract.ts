@@ -634,6 +634,32 @@ export function defineStorageContract(label: string, open: OpenStorage): void {
         }
       });
 
+      test('among concurrent transactions, those that throw keep nothing and the others keep everything', async () => {
+        const results = await Promise.allSettled(
+          Array.from({ length: 12 }, (_, i) =>
+            tx(async (repo) => {
+              await addAccount(repo, `a${i}`, { balance: i });
+              await repo.putOutcome({ tenant: 'default', transaction_tag: `call-${i}`, account_tag: `a${i}`, outcome: 'recorded', at: i });
+              if (i % 3 === 1) throw new Error(`fail ${i}`);
+              // A duplicate key caught by the work itself does not spoil its transaction.
+              await repo.upsert('account', { id: `dup-${i}` }, { tenant: 'default', account_tag: `a${i}`, type: 'PREPAID' }).catch(() => undefined);
+              return i;
+            }),
+          ),
+        );
+        const kept = Array.from({ length: 12 }, (_, i) => i).filter((i) => i % 3 !== 1);
+        assert.deepEqual(
+          results.map((r) => r.status),
+          Array.from({ length: 12 }, (_, i) => (i % 3 === 1 ? 'rejected' : 'fulfilled')),
+        );
+        await tx(async (repo) => {
+          assert.deepEqual(tagsOf(await repo.list('account', listQuery())), kept.map((i) => `a${i}`));
+          for (let i = 0; i < 12; i++) {
+            assert.equal((await repo.getOutcome('default', `call-${i}`, `a${i}`)) !== null, i % 3 !== 1, `outcome of ${i}`);
+          }
+        });
+      });
+
       test('a failed transaction does not block the ones queued after it', async () => {
         await tx((repo) => addAccount(repo, 'a1', { balance: 0 }));
         const results = await Promise.allSettled([

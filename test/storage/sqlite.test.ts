@@ -150,11 +150,15 @@ describe('sqlite storage file', () => {
       const balanceOf = (repo: Repository): Promise<number | undefined> =>
         repo.get('account', { key: { tenant: 'default', account_tag: 'a1' } }).then((account) => account?.balance);
       const initial = await b.transaction(balanceOf);
+      let signalLocked: () => void = () => undefined;
+      const aHoldsTheLock = new Promise<void>((resolve) => (signalLocked = resolve));
       const slowA = a.transaction(async (repo) => {
         await repo.addToBalance('default', 'a1', 10);
+        signalLocked();
         await new Promise((resolve) => setTimeout(resolve, 50));
         return 'a done';
       });
+      await aHoldsTheLock;
       const bAfter = b.transaction(balanceOf);
       assert.equal(await slowA, 'a done');
       assert.equal(await bAfter, (initial ?? 0) + 10);
@@ -170,10 +174,14 @@ describe('sqlite storage file', () => {
     const impatient = await openSqliteStorage({ path, busyTimeoutMs: 30 });
     try {
       await holder.migrate();
+      let signalLocked: () => void = () => undefined;
+      const holderHasTheLock = new Promise<void>((resolve) => (signalLocked = resolve));
       const holding = holder.transaction(async (repo) => {
         await repo.upsert('carrier', { key: { tenant: 'default', carrier_tag: 'c1' } }, {});
+        signalLocked();
         await new Promise((resolve) => setTimeout(resolve, 300));
       });
+      await holderHasTheLock;
       await assert.rejects(
         impatient.transaction((repo) => repo.count('carrier', [])),
         (error: unknown) => error instanceof Error && 'code' in error && error.code === 'SQLITE_BUSY',
@@ -183,6 +191,28 @@ describe('sqlite storage file', () => {
     } finally {
       await holder.close();
       await impatient.close();
+    }
+  });
+
+  test('a transaction has been committed when its promise resolves, also when committed with others', async () => {
+    const path = join(dir, 'durable.db');
+    const storage = await openSqliteStorage({ path });
+    const observer = new Database(path, { readonly: false });
+    try {
+      await storage.migrate();
+      const visible = observer.prepare('SELECT count(*) FROM accounts WHERE account_tag = ?').pluck();
+      const seen: boolean[] = [];
+      await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          storage
+            .transaction((repo) => repo.upsert('account', { key: { tenant: 'default', account_tag: `a${i}` } }, { type: 'PREPAID' }))
+            .then(() => seen.push(visible.get(`a${i}`) === 1)),
+        ),
+      );
+      assert.deepEqual(seen, Array.from({ length: 10 }, () => true));
+    } finally {
+      observer.close();
+      await storage.close();
     }
   });
 

@@ -1,17 +1,17 @@
 // The embedded SQLite implementation of the storage contract (src/storage/storage.ts).
 //
-// One connection per Storage. Transactions are serialised through an async queue and run as
-// BEGIN IMMEDIATE ... COMMIT, so the write lock is taken up front (no lock-upgrade deadlocks
-// with other connections sharing the file). When another connection holds the lock, BEGIN is
-// retried asynchronously: SQLite's own busy_timeout would block the event loop, and with it the
-// very transaction (of this process) that holds the lock.
+// One connection per Storage. Transactions run one at a time through a group-commit queue
+// (group-commit.ts) inside BEGIN IMMEDIATE ... COMMIT, so the write lock is taken up front (no
+// lock-upgrade deadlocks with other connections sharing the file). When another connection
+// holds the lock, BEGIN is retried asynchronously: SQLite's own busy_timeout would block the
+// event loop, and with it the very transaction (of this process) that holds the lock.
 import Database from 'better-sqlite3';
 import type { Repository, Storage } from '../storage.ts';
 import { AccountStore } from './account-store.ts';
 import { EntityStore } from './entity-store.ts';
 import { applyMigrations, verifyCatalogueColumns } from './migrations.ts';
+import { GroupCommitRunner, type TransactionHost } from './group-commit.ts';
 import { SqliteRepository, type RepositoryParts } from './repository.ts';
-import { SerialQueue } from './serial-queue.ts';
 import { StatementCache } from './statement-cache.ts';
 
 export interface SqliteStorageOptions {
@@ -51,7 +51,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 class SqliteStorage implements Storage {
-  readonly #queue = new SerialQueue();
+  readonly #runner: GroupCommitRunner;
   readonly #parts: RepositoryParts;
   #closed = false;
 
@@ -60,12 +60,25 @@ class SqliteStorage implements Storage {
     private readonly busyTimeoutMs: number,
   ) {
     const statements = new StatementCache(db);
-    this.#parts = { statements, entities: new EntityStore(statements), accounts: new AccountStore(statements) };
+    const parts: RepositoryParts = { statements, entities: new EntityStore(statements), accounts: new AccountStore(statements) };
+    this.#parts = parts;
+    const host: TransactionHost = {
+      begin: () => this.#begin(),
+      execute: (sql) => {
+        statements.get(sql).run();
+      },
+      inTransaction: () => db.inTransaction,
+      openRepository: () => {
+        const repository = new SqliteRepository(parts);
+        return { repository, close: () => repository.close() };
+      },
+    };
+    this.#runner = new GroupCommitRunner(host);
   }
 
   migrate(): Promise<void> {
     if (this.#closed) return Promise.reject(new Error('storage is closed'));
-    return this.#queue.run(async () => {
+    return this.#runner.exclusive(async () => {
       this.#ensureOpen();
       // Migrations run at start-up, before any transaction of ours: a blocking wait is harmless.
       this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
@@ -80,33 +93,18 @@ class SqliteStorage implements Storage {
 
   transaction<T>(work: (repo: Repository) => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new Error('storage is closed'));
-    return this.#queue.run(async () => {
-      this.#ensureOpen();
-      const { statements } = this.#parts;
-      await this.#begin();
-      const repo = new SqliteRepository(this.#parts);
-      try {
-        const result = await work(repo);
-        repo.close();
-        statements.get('COMMIT').run();
-        return result;
-      } catch (error) {
-        repo.close();
-        // SQLite may already have rolled back by itself (e.g. on SQLITE_FULL).
-        if (this.db.inTransaction) statements.get('ROLLBACK').run();
-        throw error;
-      }
-    });
+    return this.#runner.transaction(work);
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#queue.drain();
+    await this.#runner.drain();
     this.db.close();
   }
 
   async #begin(): Promise<void> {
+    this.#ensureOpen();
     const begin = this.#parts.statements.get('BEGIN IMMEDIATE');
     const deadline = Date.now() + this.busyTimeoutMs;
     for (let delay = 1; ; delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS)) {
