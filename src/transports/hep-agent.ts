@@ -1,18 +1,11 @@
 // The HEP agent runtime: UDP and TCP listeners -> HEP decoding -> SIP parsing -> call tracking ->
 // rating engine. Everything the operator needs to see is counted and shown by stats().
 import type { Logger } from 'pino';
-import { CallTracker } from '../calls/call-tracker.ts';
-import { EngineDispatcher, transactionTagsOf } from '../calls/engine-dispatcher.ts';
 import type { Micros } from '../domain/types.ts';
-import { MICROS_PER_SECOND, nowMicros } from '../domain/time.ts';
-import { decodeHep } from '../hep/index.ts';
+import { nowMicros } from '../domain/time.ts';
 import type { RatingEngine } from '../rating/engine-types.ts';
-import { parseSip, type SipMessage } from '../sip/index.ts';
-import { createAccountIdentifier } from '../sip/accounts.ts';
 import { formatListenAddress, parseListenAddress, type ListenAddress } from './listen-address.ts';
-import { PacketCounters } from './packet-counters.ts';
-import type { PacketSource } from './packet-source.ts';
-import { RateLimitedLog } from './rate-limited-log.ts';
+import { createPacketPipeline, describeSource } from './packet-pipeline.ts';
 import { startTcpListener, type TcpListener } from './tcp.ts';
 import { startUdpListener, type UdpListener } from './udp.ts';
 
@@ -54,15 +47,15 @@ export interface HepAgentOptions {
   tcpIdleTimeoutMs?: number;
   /** How long a failed attempt may still turn into an answered call (seconds). Default 5. */
   failureSettleSeconds?: number;
+  /** Kernel receive buffer of the UDP socket. Default 8 MiB (capped by the kernel). */
+  udpReceiveBufferBytes?: number;
 }
 
-const SIP_PAYLOAD_TYPE = 1;
-const UDP_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
-
-function seconds(value: number, fallback: number): Micros {
-  const valid = Number.isFinite(value) && value > 0 ? value : fallback;
-  return Math.round(valid * MICROS_PER_SECOND);
-}
+/**
+ * Bursts of mirrored traffic arrive faster than the event loop drains them at times (a slow
+ * commit, a GC pause); the kernel drops what does not fit. Linux caps it at net.core.rmem_max.
+ */
+const DEFAULT_UDP_RECEIVE_BUFFER_BYTES = 8 * 1024 * 1024;
 
 export async function startHepAgent(options: HepAgentOptions): Promise<HepAgent> {
   const { settings, engine } = options;
@@ -72,57 +65,15 @@ export async function startHepAgent(options: HepAgentOptions): Promise<HepAgent>
   const udpListen = parseListenAddress(settings.hep_listen_udp);
   const tcpListen = parseListenAddress(settings.hep_listen_tcp);
 
-  const counters = new PacketCounters();
-  const badPackets = new RateLimitedLog(logger, { clock: () => Math.floor(clock() / 1000) });
-  const dispatcher = new EngineDispatcher(
+  const pipeline = createPacketPipeline({
+    settings,
     engine,
-    { tenant: settings.tenant, tags: transactionTagsOf(settings.transaction_tags, settings.product_tag) },
     logger,
-  );
-  const tracker = new CallTracker<SipMessage>({
-    identifyParties: createAccountIdentifier(settings),
-    emit: (intent) => dispatcher.dispatch(intent),
     clock,
-    maxCallDurationMicros: seconds(settings.call_max_duration, 14_400),
-    unansweredTimeoutMicros: seconds(settings.call_unanswered_timeout, 300),
-    failureSettleMicros: seconds(options.failureSettleSeconds ?? 5, 5),
+    ...(options.failureSettleSeconds === undefined ? {} : { failureSettleSeconds: options.failureSettleSeconds }),
   });
-
-  const describe = (source: PacketSource): string => `${source.address}:${source.port}`;
-
-  const handlePacket = (packet: Buffer, source: PacketSource): void => {
-    counters.received(source.transport);
-    try {
-      const decoded = decodeHep(packet);
-      if (!decoded.ok) {
-        counters.decodeError(decoded.error.reason);
-        badPackets.warn(
-          { transport: source.transport, source: describe(source), reason: decoded.error.reason, detail: decoded.error.detail },
-          'bad HEP packet dropped',
-        );
-        return;
-      }
-      const hep = decoded.message;
-      counters.decoded(source.transport, hep.version);
-      if (hep.payloadType !== null && hep.payloadType !== SIP_PAYLOAD_TYPE) {
-        counters.nonSipPackets++; // LOG events, RTCP reports, control messages
-        return;
-      }
-      const sip = parseSip(hep.payload);
-      if (!sip.ok) {
-        counters.sipParseErrors++;
-        badPackets.warn(
-          { transport: source.transport, source: describe(source), reason: sip.reason },
-          'HEP packet with unparsable SIP dropped',
-        );
-        return;
-      }
-      tracker.observe(hep, sip.message);
-    } catch (error) {
-      counters.internalErrors++;
-      logger.error({ err: error, source: describe(source) }, 'error while handling a HEP packet');
-    }
-  };
+  const { handlePacket, counters, badPackets, tracker, dispatcher } = pipeline;
+  const describe = describeSource;
 
   let udp: UdpListener | null = null;
   let tcp: TcpListener | null = null;
@@ -132,7 +83,7 @@ export async function startHepAgent(options: HepAgentOptions): Promise<HepAgent>
         listen: udpListen,
         onPacket: handlePacket,
         onError: (error) => logger.warn({ err: error }, 'HEP UDP socket error'),
-        receiveBufferBytes: UDP_RECEIVE_BUFFER_BYTES,
+        receiveBufferBytes: options.udpReceiveBufferBytes ?? DEFAULT_UDP_RECEIVE_BUFFER_BYTES,
       });
     }
     if (tcpListen !== null) {

@@ -1,0 +1,529 @@
+// End-to-end ingest benchmark of the HEP agent: the real agent (UDP on 127.0.0.1) with the real
+// rating engine over a real SQLite file. A child process (so that sending does not steal the
+// agent's event loop) replays synthetic calls built from the captured Kamailio call
+// (INVITE, 180, 200, ACK, BYE, 200) with unique Call-IDs and HEP times, at a fixed packet rate
+// for a fixed time. A rate passes when the agent drains its backlog shortly after the sender stops
+// and the database holds, for EVERY sent call, both transactions with the expected times and fee.
+// The rate steps up until one fails. Then memory per tracked call: heap growth with N open calls.
+//
+// Print-free: bench/run.ts prints the rows; run this file directly for a table alone. The same
+// file is the sender when started with --sender (one JSON argument).
+import { fork } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import pino from 'pino';
+import type { Transaction } from '../src/domain/types.ts';
+import { createRatingEngine } from '../src/rating/engine.ts';
+import type { RatingEngine } from '../src/rating/engine-types.ts';
+import { openSqliteStorage } from '../src/storage/sqlite/index.ts';
+import type { Storage } from '../src/storage/storage.ts';
+import { startHepAgent, type HepAgent, type HepAgentSettings } from '../src/transports/hep-agent.ts';
+import type { BenchRow } from './types.ts';
+
+const PACKETS_PER_CALL = 6;
+/** Calls sent interleaved: each message of the call flow goes out for the whole batch in turn. */
+const CALLS_PER_BATCH = 32;
+const ACCOUNTS = 50;
+const CONNECT_FEE = 100;
+const RATE_PER_SECOND = 7;
+/** The Call-ID of the captured call; synthetic ones have the same length, so HEP lengths hold. */
+const TEMPLATE_CALL_ID = '1-20739@127.0.0.1';
+const TEMPLATE_CALLER = 'sip:1000@';
+const TEMPLATE_CALLEE = 'sip:1001@';
+const ANSWER_AFTER_MICROS = 2_000_000;
+
+export interface IngestBenchOptions {
+  /** Packet rates tried in order, stopping at the first that fails. */
+  rates?: readonly number[];
+  /** How long each rate is sustained. */
+  seconds?: number;
+  /** After the sender stops, how long the agent may take to finish its backlog and still pass. */
+  drainAllowanceMs?: number;
+  /** Open calls for the memory measurement. */
+  memoryCalls?: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Synthetic calls (shared by the sender and the verification)
+
+function fixturesRoot(): string {
+  if (existsSync('/work/shared/fixtures')) return '/work/shared/fixtures';
+  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'fixtures');
+}
+
+/** `b` + run letter + '-' + 8 digits + '@bench': 17 characters, like the template's Call-ID. */
+function callIdOf(run: string, seq: number): string {
+  return `b${run}-${String(seq).padStart(8, '0')}@bench`;
+}
+
+function callerOf(seq: number): string {
+  return `2${String(seq % ACCOUNTS).padStart(3, '0')}`;
+}
+
+function calleeOf(seq: number): string {
+  return `3${String(seq % ACCOUNTS).padStart(3, '0')}`;
+}
+
+/** Billed seconds of call `seq` (1..120); the HEP times make it end 0.25 s into its last second. */
+function billedSecondsOf(seq: number): number {
+  return (seq % 120) + 1;
+}
+
+interface CallTimes {
+  invite: number;
+  ringing: number;
+  answer: number;
+  ack: number;
+  bye: number;
+  byeOk: number;
+}
+
+function timesOf(startMicros: number, seq: number): CallTimes {
+  const invite = startMicros + seq * 1000;
+  const answer = invite + ANSWER_AFTER_MICROS;
+  const bye = answer + billedSecondsOf(seq) * 1_000_000 - 250_000;
+  return { invite, ringing: invite + 100_000, answer, ack: answer + 10_000, bye, byeOk: bye + 5_000 };
+}
+
+export interface PacketTemplate {
+  bytes: Buffer;
+  callIdOffsets: number[];
+  callerOffsets: number[];
+  calleeOffsets: number[];
+  secondsOffset: number;
+  microsOffset: number;
+}
+
+function offsetsOf(bytes: Buffer, text: string): number[] {
+  const offsets: number[] = [];
+  for (let at = bytes.indexOf(text, 0, 'latin1'); at >= 0; at = bytes.indexOf(text, at + text.length, 'latin1')) offsets.push(at);
+  return offsets;
+}
+
+/** Finds the HEP3 time chunks (0x0009 seconds, 0x000a microseconds) of a captured packet. */
+function templateOf(bytes: Buffer): PacketTemplate {
+  let secondsOffset = -1;
+  let microsOffset = -1;
+  for (let at = 6; at + 6 <= bytes.length; ) {
+    const type = bytes.readUInt16BE(at + 2);
+    const length = bytes.readUInt16BE(at + 4);
+    if (length < 6) throw new Error('malformed HEP3 template');
+    if (type === 0x0009) secondsOffset = at + 6;
+    if (type === 0x000a) microsOffset = at + 6;
+    at += length;
+  }
+  if (secondsOffset < 0 || microsOffset < 0) throw new Error('HEP3 template without a time');
+  const callIdOffsets = offsetsOf(bytes, TEMPLATE_CALL_ID);
+  if (callIdOffsets.length < 2) throw new Error('HEP3 template without its Call-ID');
+  return {
+    bytes,
+    callIdOffsets,
+    callerOffsets: offsetsOf(bytes, TEMPLATE_CALLER).map((at) => at + 4),
+    calleeOffsets: offsetsOf(bytes, TEMPLATE_CALLEE).map((at) => at + 4),
+    secondsOffset,
+    microsOffset,
+  };
+}
+
+export function loadTemplates(): PacketTemplate[] {
+  return [1, 2, 3, 4, 5, 6].map((n) => templateOf(readFileSync(join(fixturesRoot(), 'hep', `kamailio-udp-${n}.bin`))));
+}
+
+/** Message `phase` (0 INVITE .. 5 200-for-BYE) of call `seq`, as a HEP3 datagram. */
+export function buildPacket(template: PacketTemplate, run: string, startMicros: number, seq: number, phase: number): Buffer {
+  const packet = Buffer.allocUnsafe(template.bytes.length);
+  template.bytes.copy(packet);
+  const callId = callIdOf(run, seq);
+  for (const at of template.callIdOffsets) packet.write(callId, at, 'latin1');
+  const caller = callerOf(seq);
+  for (const at of template.callerOffsets) packet.write(caller, at, 'latin1');
+  const callee = calleeOf(seq);
+  for (const at of template.calleeOffsets) packet.write(callee, at, 'latin1');
+  const times = timesOf(startMicros, seq);
+  const at = [times.invite, times.ringing, times.answer, times.ack, times.bye, times.byeOk][phase];
+  packet.writeUInt32BE(Math.floor(at / 1_000_000), template.secondsOffset);
+  packet.writeUInt32BE(at % 1_000_000, template.microsOffset);
+  return packet;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sender (child process)
+
+interface SenderJob {
+  port: number;
+  run: string;
+  startMicros: number;
+  packetsPerSecond: number;
+  calls: number;
+  /** Only the INVITEs (the memory measurement), as fast as the socket takes them. */
+  invitesOnly: boolean;
+}
+
+interface SenderReport {
+  packets: number;
+  seconds: number;
+}
+
+/** Which call and message goes out as the k-th packet: batches of calls, one message at a time. */
+export function scheduleOf(k: number, calls: number): { seq: number; phase: number } {
+  const batch = Math.floor(k / (CALLS_PER_BATCH * PACKETS_PER_CALL));
+  const first = batch * CALLS_PER_BATCH;
+  const size = Math.min(CALLS_PER_BATCH, calls - first);
+  const within = k - first * PACKETS_PER_CALL;
+  return { seq: first + (within % size), phase: Math.floor(within / size) };
+}
+
+async function runSender(job: SenderJob): Promise<SenderReport> {
+  const templates = loadTemplates();
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.connect(job.port, '127.0.0.1', () => resolve());
+  });
+  socket.setSendBufferSize(4 * 1024 * 1024);
+  const total = job.invitesOnly ? job.calls : job.calls * PACKETS_PER_CALL;
+  const started = process.hrtime.bigint();
+  let sent = 0;
+  while (sent < total) {
+    const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+    const due = job.invitesOnly ? total : Math.min(total, Math.floor(elapsed * job.packetsPerSecond));
+    // At most a few milliseconds' worth at once: the sender yields so its socket drains.
+    const until = Math.min(due, sent + 2_000);
+    for (; sent < until; sent++) {
+      const { seq, phase } = job.invitesOnly ? { seq: sent, phase: 0 } : scheduleOf(sent, job.calls);
+      socket.send(buildPacket(templates[phase], job.run, job.startMicros, seq, phase));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return { packets: sent, seconds };
+}
+
+/** Runs the sender in a child process; resolves with its report. Killed if it overruns. */
+function sendFromChild(job: SenderJob, timeoutMs: number): Promise<SenderReport> {
+  return new Promise<SenderReport>((resolve, reject) => {
+    const child = fork(fileURLToPath(import.meta.url), ['--sender', JSON.stringify(job)], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    let report: SenderReport | null = null;
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('message', (message: unknown) => {
+      if (typeof message === 'object' && message !== null && 'packets' in message && 'seconds' in message) {
+        report = { packets: Number(message.packets), seconds: Number(message.seconds) };
+      }
+    });
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (report !== null) resolve(report);
+      else reject(new Error(`sender exited with ${signal ?? code} before reporting`));
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The agent side
+
+export function agentSettings(tenant: string): HepAgentSettings {
+  return {
+    hep_listen_udp: '127.0.0.1:0',
+    hep_listen_tcp: '',
+    tenant,
+    sip_local_domains: ['sip.example.com'],
+    sip_header_caller: '',
+    sip_header_callee: '',
+    sip_header_history_info: 'History-Info',
+    sip_header_history_info_index: 1,
+    account_tag_match_regexp: '',
+    product_tag: 'VOICE',
+    transaction_tags: [],
+    call_max_duration: 14_400,
+    call_unanswered_timeout: 300,
+  };
+}
+
+export async function seed(storage: Storage, tenant: string): Promise<void> {
+  await storage.transaction(async (repo) => {
+    await repo.upsert('carrier', { key: { tenant, carrier_tag: 'carrier1' } }, { host: 'carrier1.example.net', port: 5060, protocol: 'UDP', active: true });
+    await repo.upsert('pricelist', { key: { tenant, pricelist_tag: 'pl' } }, { name: 'bench', currency: 'EUR' });
+    await repo.upsert(
+      'pricelist_rate',
+      { key: { tenant, pricelist_tag: 'pl', carrier_tag: 'carrier1', prefix: 'sip:3' } },
+      { active: true, connect_fee: CONNECT_FEE, rate: RATE_PER_SECOND, rate_increment: 1, interval_start: 0, description: 'bench' },
+    );
+    for (let i = 0; i < ACCOUNTS; i++) {
+      for (const tag of [callerOf(i), calleeOf(i)]) {
+        await repo.upsert(
+          'account',
+          { key: { tenant, account_tag: tag } },
+          { type: 'POSTPAID', balance: 0, active: true, pricelist_tags: ['pl'], max_concurrent_transactions: null, tags: ['bench'] },
+        );
+      }
+    }
+  });
+}
+
+interface AgentCounts {
+  udpPackets: number;
+  ended: number;
+  tracked: number;
+  inFlight: number;
+  engineRejected: number;
+  engineErrors: number;
+}
+
+function countsOf(agent: HepAgent): AgentCounts {
+  const stats = agent.stats() as {
+    packets: { udp: { total: number } };
+    calls: { ended: number; tracked: number };
+    transactions: { in_flight: number; engine_rejected: number; engine_errors: number };
+  };
+  return {
+    udpPackets: stats.packets.udp.total,
+    ended: stats.calls.ended,
+    tracked: stats.calls.tracked,
+    inFlight: stats.transactions.in_flight,
+    engineRejected: stats.transactions.engine_rejected,
+    engineErrors: stats.transactions.engine_errors,
+  };
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return true;
+}
+
+/** Every transaction of the tenant, a page at a time. */
+async function transactionsOf(storage: Storage, tenant: string): Promise<Transaction[]> {
+  const all: Transaction[] = [];
+  const page = 20_000;
+  for (let offset = 0; ; offset += page) {
+    const rows = await storage.transaction((repo) =>
+      repo.list('transaction', { filter: [{ kind: 'eq', field: 'tenant', value: tenant }], sortField: null, ascending: true, offset, limit: page }),
+    );
+    all.push(...rows);
+    if (rows.length < page) return all;
+  }
+}
+
+/** Problems found in the database for the calls 0..calls-1 of `run`; empty when all is right. */
+export async function verify(storage: Storage, tenant: string, run: string, startMicros: number, calls: number): Promise<string[]> {
+  const problems: string[] = [];
+  const byTag = new Map<string, Transaction[]>();
+  for (const row of await transactionsOf(storage, tenant)) {
+    const rows = byTag.get(row.transaction_tag);
+    if (rows === undefined) byTag.set(row.transaction_tag, [row]);
+    else rows.push(row);
+  }
+  const fees = new Map<string, number>();
+  let missing = 0;
+  for (let seq = 0; seq < calls; seq++) {
+    const rows = byTag.get(callIdOf(run, seq));
+    if (rows === undefined || rows.length !== 2) {
+      missing++;
+      continue;
+    }
+    const times = timesOf(startMicros, seq);
+    const caller = rows.find((row) => !row.inbound);
+    const callee = rows.find((row) => row.inbound);
+    const fee = CONNECT_FEE + RATE_PER_SECOND * billedSecondsOf(seq);
+    const right =
+      caller !== undefined &&
+      callee !== undefined &&
+      caller.account_tag === callerOf(seq) &&
+      callee.account_tag === calleeOf(seq) &&
+      caller.timestamp_begin === times.answer &&
+      caller.timestamp_end === times.bye &&
+      caller.duration === billedSecondsOf(seq) &&
+      caller.fee === fee &&
+      callee.fee === 0;
+    if (!right) {
+      if (problems.length < 3) problems.push(`call ${seq}: unexpected transactions ${JSON.stringify(rows.map((r) => [r.account_tag, r.fee, r.duration]))}`);
+      continue;
+    }
+    fees.set(caller.account_tag, (fees.get(caller.account_tag) ?? 0) + fee);
+  }
+  if (missing > 0) problems.unshift(`${missing} of ${calls} calls without their 2 transactions`);
+  if (byTag.size !== calls) problems.push(`${byTag.size} transaction tags stored for ${calls} calls`);
+  for (const [account, total] of fees) {
+    const stored = await storage.transaction((repo) => repo.get('account', { key: { tenant, account_tag: account } }));
+    if (stored?.balance !== -total) problems.push(`account ${account}: balance ${stored?.balance} instead of ${-total}`);
+  }
+  return problems;
+}
+
+interface StepResult {
+  packetsPerSecond: number;
+  sentPerSecond: number;
+  calls: number;
+  drainMs: number;
+  passed: boolean;
+  problems: string[];
+}
+
+async function runStep(
+  engine: RatingEngine,
+  storage: Storage,
+  run: string,
+  packetsPerSecond: number,
+  seconds: number,
+  drainAllowanceMs: number,
+): Promise<StepResult> {
+  const tenant = `ingest-${run}`;
+  await seed(storage, tenant);
+  const agent = await startHepAgent({ settings: agentSettings(tenant), engine, logger: pino({ level: 'silent' }) });
+  try {
+    const calls = Math.max(CALLS_PER_BATCH, Math.round((packetsPerSecond * seconds) / PACKETS_PER_CALL / CALLS_PER_BATCH) * CALLS_PER_BATCH);
+    const startMicros = (Date.now() - 3_600_000) * 1000;
+    const port = agent.udpAddress?.port ?? 0;
+    const report = await sendFromChild({ port, run, startMicros, packetsPerSecond, calls, invitesOnly: false }, seconds * 1000 + 30_000);
+    const sentAt = Date.now();
+    // Done when every call ended and nothing is queued for the engine, or when packets stop
+    // arriving (lost ones never will) and the engine queue is empty.
+    const settleBudget = drainAllowanceMs + 10_000;
+    let lastPackets = -1;
+    let quietSince = Date.now();
+    await waitUntil(() => {
+      const counts = countsOf(agent);
+      if (counts.udpPackets !== lastPackets) {
+        lastPackets = counts.udpPackets;
+        quietSince = Date.now();
+      }
+      if (counts.inFlight > 0) return false;
+      return counts.ended >= calls || Date.now() - quietSince > 500;
+    }, settleBudget);
+    const drainMs = Date.now() - sentAt;
+    const counts = countsOf(agent);
+    const problems: string[] = [];
+    if (counts.udpPackets < report.packets) problems.push(`${report.packets - counts.udpPackets} of ${report.packets} packets lost`);
+    if (counts.engineErrors + counts.engineRejected > 0) problems.push(`engine: ${counts.engineErrors} errors, ${counts.engineRejected} rejections`);
+    if (drainMs > drainAllowanceMs) problems.push(`backlog drained ${drainMs} ms after the sender stopped`);
+    problems.push(...(await verify(storage, tenant, run, startMicros, calls)));
+    return {
+      packetsPerSecond,
+      sentPerSecond: report.packets / report.seconds,
+      calls,
+      drainMs,
+      passed: problems.length === 0,
+      problems,
+    };
+  } finally {
+    await agent.close();
+  }
+}
+
+/** The V8 collector, reachable without --expose-gc on the command line. */
+function collector(): () => void {
+  setFlagsFromString('--expose-gc');
+  const gc: unknown = runInNewContext('gc');
+  if (typeof gc !== 'function') throw new Error('cannot reach the garbage collector');
+  return () => gc();
+}
+
+async function measureMemory(engine: RatingEngine, storage: Storage, calls: number): Promise<{ bytesPerCall: number; tracked: number }> {
+  const tenant = 'ingest-memory';
+  await seed(storage, tenant);
+  const agent = await startHepAgent({ settings: agentSettings(tenant), engine, logger: pino({ level: 'silent' }) });
+  try {
+    const gc = collector();
+    gc();
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const startMicros = (Date.now() - 3_600_000) * 1000;
+    const port = agent.udpAddress?.port ?? 0;
+    await sendFromChild({ port, run: 'm', startMicros, packetsPerSecond: 0, calls, invitesOnly: true }, 60_000);
+    await waitUntil(() => countsOf(agent).tracked >= calls, 10_000);
+    const tracked = countsOf(agent).tracked;
+    gc();
+    gc();
+    const after = process.memoryUsage().heapUsed;
+    return { bytesPerCall: tracked === 0 ? Number.NaN : (after - before) / tracked, tracked };
+  } finally {
+    await agent.close();
+  }
+}
+
+export async function benchIngest(options: IngestBenchOptions = {}): Promise<BenchRow[]> {
+  const rates = options.rates ?? [10_000, 20_000, 30_000, 50_000, 70_000];
+  const seconds = options.seconds ?? 10;
+  const drainAllowanceMs = options.drainAllowanceMs ?? 2_000;
+  const memoryCalls = options.memoryCalls ?? 50_000;
+  const dir = mkdtempSync(join(tmpdir(), 'bench-ingest-'));
+  const storage = await openSqliteStorage({ path: join(dir, 'rating.db') });
+  try {
+    await storage.migrate();
+    const engine = createRatingEngine({ storage });
+    const results: StepResult[] = [];
+    for (const [i, rate] of rates.entries()) {
+      const result = await runStep(engine, storage, String.fromCharCode(97 + i), rate, seconds, drainAllowanceMs);
+      results.push(result);
+      if (!result.passed) break;
+    }
+    const memory = await measureMemory(engine, storage, memoryCalls);
+
+    const best = results.filter((r) => r.passed).at(-1);
+    const failed = results.find((r) => !r.passed);
+    const steps = results
+      .map((r) => `${r.packetsPerSecond / 1000}k ${r.passed ? 'ok' : 'FAIL'} (sent ${(r.sentPerSecond / 1000).toFixed(1)}k/s, drain ${r.drainMs} ms)`)
+      .join(', ');
+    return [
+      {
+        name: `HEP ingest over UDP loopback, ${seconds} s sustained, every call rated`,
+        ours: best === undefined ? `< ${rates[0] / 1000}k pkt/s` : `${best.packetsPerSecond / 1000}k pkt/s (${Math.round(best.packetsPerSecond / PACKETS_PER_CALL)} calls/s)`,
+        peer: 'target: >= 50k pkt/s',
+        note: `steps: ${steps}${failed === undefined ? '' : `; first failure: ${failed.problems.slice(0, 2).join('; ')}`}; shared, loaded machine`,
+      },
+      {
+        name: 'memory per tracked call (agent heap)',
+        ours: `${Math.round(memory.bytesPerCall)} B/call`,
+        peer: 'n/a',
+        note: `heap growth with ${memory.tracked} open calls (INVITEs only), after GC`,
+      },
+    ];
+  } finally {
+    await storage.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function printTable(rows: BenchRow[]): void {
+  const all = [{ name: 'benchmark', ours: 'ours', peer: 'peer', note: 'note' }, ...rows];
+  const width = (key: keyof BenchRow): number => Math.max(...all.map((row) => row[key].length));
+  const w = { name: width('name'), ours: width('ours'), peer: width('peer') };
+  for (const [i, row] of all.entries()) {
+    console.log(`${row.name.padEnd(w.name)} | ${row.ours.padEnd(w.ours)} | ${row.peer.padEnd(w.peer)} | ${row.note}`);
+    if (i === 0) console.log(`${'-'.repeat(w.name)}-+-${'-'.repeat(w.ours)}-+-${'-'.repeat(w.peer)}-+-----`);
+  }
+}
+
+function numberFlag(name: string): number | undefined {
+  const index = process.argv.indexOf(name);
+  return index < 0 ? undefined : Number(process.argv[index + 1]);
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const senderIndex = process.argv.indexOf('--sender');
+  if (senderIndex >= 0) {
+    const job = JSON.parse(process.argv[senderIndex + 1] ?? '{}') as SenderJob;
+    const report = await runSender(job);
+    process.send?.(report, () => process.disconnect?.());
+  } else {
+    const ratesFlag = process.argv.indexOf('--rates');
+    const rates = ratesFlag < 0 ? undefined : (process.argv[ratesFlag + 1] ?? '').split(',').map(Number);
+    printTable(await benchIngest({ rates, seconds: numberFlag('--seconds'), memoryCalls: numberFlag('--memory-calls') }));
+  }
+}
