@@ -43,8 +43,9 @@ export class GroupCommitRunner {
 
   constructor(
     private readonly host: TransactionHost,
-    /** Bounds how long the first caller of a group waits for the others before its commit. */
+    /** These two bound how long the first caller of a group waits for the others' work. */
     private readonly maxGroupSize = 64,
+    private readonly maxGroupMs = 10,
   ) {}
 
   transaction<T>(work: (repo: Repository) => Promise<T>): Promise<T> {
@@ -101,7 +102,8 @@ export class GroupCommitRunner {
       return;
     }
     const done: Done[] = [];
-    while (done.length < this.maxGroupSize && this.#pending[0]?.kind === 'transaction') {
+    const closesAt = performance.now() + this.maxGroupMs;
+    while (done.length < this.maxGroupSize && this.#pending[0]?.kind === 'transaction' && (done.length === 0 || performance.now() < closesAt)) {
       const job = this.#pending.shift() as PendingTransaction;
       const outcome = await this.#runOne(job);
       if ('lost' in outcome) {

@@ -76,6 +76,14 @@ describe('GroupCommitRunner', () => {
     assert.equal(host.log.filter((sql) => sql === 'COMMIT').length, 3);
   });
 
+  test('a group closes once its time budget is spent', async () => {
+    const host = new FakeHost();
+    const runner = new GroupCommitRunner(host, 64, 5);
+    const slow = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 10));
+    await Promise.all([runner.transaction(slow), runner.transaction(slow), runner.transaction(async () => undefined)]);
+    assert.equal(host.log.filter((sql) => sql === 'COMMIT').length, 3);
+  });
+
   test('no promise resolves before the commit; a failed commit rejects the whole group', async () => {
     const host = new FakeHost();
     const runner = new GroupCommitRunner(host);
