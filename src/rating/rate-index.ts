@@ -15,7 +15,6 @@ export interface RateSelector {
   carrier_tags: readonly string[] | null;
 }
 
-const EMPTY_SLOT = -1;
 const HASH_SEED = 0x811c9dc5 | 0;
 
 /** Adds one character to a rolling hash (multiply-xorshift: digit strings spread well). */
@@ -82,29 +81,36 @@ function passesFilter(filter: readonly string[] | null, value: string): boolean 
   return filter === null || filter.length === 0 || filter.includes(value);
 }
 
-/** Fields of an entry (one distinct prefix) in RateIndex.entries, which has this stride. */
-const ENTRY_STRIDE = 4;
-const PREFIX_START = 0;
-const PREFIX_LENGTH = 1;
-const FIRST_RATE = 2;
-const RATE_COUNT = 3;
+// A slot of the hash table: four int32 fields, so one probe reads one cache line.
+const SLOT_STRIDE = 4;
+const SLOT_HASH = 0;
+/** Offset of the prefix's characters in prefixChars. */
+const SLOT_PREFIX_START = 1;
+/** Index in `rates` of the prefix's first (cheapest) rate. */
+const SLOT_FIRST_RATE = 2;
+/** prefix length | rate count << 16 | ALWAYS_VALID; 0 marks an empty slot (prefixes are never empty). */
+const SLOT_META = 3;
+const MAX_PREFIX_LENGTH = 0xffff;
+const MAX_RATES_PER_PREFIX = 0x7fff;
+/** Set when no rate of the prefix has a validity window, so the windows need not be read. */
+const ALWAYS_VALID = 1 << 31;
+const NOT_FOUND = -1;
 
 export class RateIndex {
   // Lookups run millions of times per second over a million prefixes, so the hot path reads
   // typed arrays laid out for few cache misses instead of chasing per-prefix JS objects:
   // - a bit filter rejects most absent prefix lengths without touching anything else;
-  // - an open-addressing table of [hash, entry] pairs finds the entry of a prefix;
-  // - `entries` holds each prefix's place in the character pool and its run of rates;
+  // - an open-addressing table finds a prefix's slot, which also says where its characters
+  //   and its rates are;
   // - rates are stored cheapest first per prefix, with their validity windows beside them, so
   //   a rate object is only read when an account filters by pricelist or carrier.
-  private readonly entries: Int32Array;
+  private readonly table: Int32Array;
+  private readonly slotShift: number;
+  private readonly slotMask: number;
   private readonly prefixChars: Uint16Array;
   private readonly rates: PricelistRate[];
   /** [from, until) of rates[k] at 2k and 2k + 1; open ends are infinite. */
   private readonly windows: Float64Array;
-  private readonly table: Int32Array;
-  private readonly slotShift: number;
-  private readonly slotMask: number;
   private readonly filter: Int32Array;
   private readonly filterShift: number;
   private readonly longestPrefix: number;
@@ -123,6 +129,7 @@ export class RateIndex {
       if (rate.active !== true || rate.prefix.length === 0) continue;
       let entry = entryOf.get(rate.prefix);
       if (entry === undefined) {
+        if (rate.prefix.length > MAX_PREFIX_LENGTH) throw new RangeError(`prefix longer than ${MAX_PREFIX_LENGTH} characters`);
         entry = prefixes.length;
         entryOf.set(rate.prefix, entry);
         prefixes.push(rate.prefix);
@@ -130,46 +137,42 @@ export class RateIndex {
         totalChars += rate.prefix.length;
         longest = Math.max(longest, rate.prefix.length);
       }
+      if (ratesOf[entry].length === MAX_RATES_PER_PREFIX) throw new RangeError(`more than ${MAX_RATES_PER_PREFIX} rates for prefix ${rate.prefix}`);
       ratesOf[entry].push(rate);
-    }
-
-    this.entries = new Int32Array(prefixes.length * ENTRY_STRIDE);
-    this.prefixChars = new Uint16Array(totalChars);
-    this.rates = [];
-    let chars = 0;
-    for (const [entry, prefix] of prefixes.entries()) {
-      const at = entry * ENTRY_STRIDE;
-      const sorted = ratesOf[entry].sort(compareForDestination);
-      this.entries[at + PREFIX_START] = chars;
-      this.entries[at + PREFIX_LENGTH] = prefix.length;
-      this.entries[at + FIRST_RATE] = this.rates.length;
-      this.entries[at + RATE_COUNT] = sorted.length;
-      for (let i = 0; i < prefix.length; i++) this.prefixChars[chars++] = prefix.charCodeAt(i);
-      for (const rate of sorted) this.rates.push(rate);
-    }
-    this.windows = new Float64Array(this.rates.length * 2);
-    for (const [k, rate] of this.rates.entries()) {
-      this.windows[2 * k] = rate.datetime_start ?? -Infinity;
-      this.windows[2 * k + 1] = rate.datetime_end ?? Infinity;
     }
 
     const slotBits = bitsFor(prefixes.length * 2);
     this.slotShift = 32 - slotBits;
     this.slotMask = (1 << slotBits) - 1;
-    this.table = new Int32Array(2 << slotBits).fill(EMPTY_SLOT);
+    this.table = new Int32Array(SLOT_STRIDE << slotBits);
     // About 8 filter bits per prefix: roughly one absent prefix in eight gets past it.
     const filterBits = Math.max(5, bitsFor(prefixes.length * 8));
     this.filterShift = 32 - filterBits;
     this.filter = new Int32Array(1 << (filterBits - 5));
+    this.prefixChars = new Uint16Array(totalChars);
+    this.rates = [];
+    const windows: number[] = [];
+    let chars = 0;
     for (const [entry, prefix] of prefixes.entries()) {
+      const sorted = ratesOf[entry].sort(compareForDestination);
       const hash = hashOf(prefix);
       let slot = slotOf(hash, this.slotShift);
-      while (this.table[2 * slot + 1] !== EMPTY_SLOT) slot = (slot + 1) & this.slotMask;
-      this.table[2 * slot] = hash;
-      this.table[2 * slot + 1] = entry;
+      while (this.table[slot * SLOT_STRIDE + SLOT_META] !== 0) slot = (slot + 1) & this.slotMask;
+      const at = slot * SLOT_STRIDE;
+      const alwaysValid = sorted.every((rate) => rate.datetime_start === null && rate.datetime_end === null);
+      this.table[at + SLOT_HASH] = hash;
+      this.table[at + SLOT_PREFIX_START] = chars;
+      this.table[at + SLOT_FIRST_RATE] = this.rates.length;
+      this.table[at + SLOT_META] = prefix.length | (sorted.length << 16) | (alwaysValid ? ALWAYS_VALID : 0);
       const bit = filterBitOf(hash, this.filterShift);
       this.filter[bit >>> 5] |= 1 << (bit & 31);
+      for (let i = 0; i < prefix.length; i++) this.prefixChars[chars++] = prefix.charCodeAt(i);
+      for (const rate of sorted) {
+        this.rates.push(rate);
+        windows.push(rate.datetime_start ?? -Infinity, rate.datetime_end ?? Infinity);
+      }
     }
+    this.windows = Float64Array.from(windows);
     this.longestPrefix = longest;
     this.prefixHashes = new Int32Array(longest + 1);
     this.size = this.rates.length;
@@ -186,23 +189,23 @@ export class RateIndex {
     return length;
   }
 
-  /** Whether entry `entry`'s prefix is exactly destination's first `length` characters. */
-  private isPrefixOf(entry: number, destination: string, length: number): boolean {
-    const at = entry * ENTRY_STRIDE;
-    if (this.entries[at + PREFIX_LENGTH] !== length) return false;
-    const start = this.entries[at + PREFIX_START];
+  /** Whether the prefix in table slot offset `at` is exactly destination's first `length` characters. */
+  private slotMatches(at: number, destination: string, length: number): boolean {
+    if ((this.table[at + SLOT_META] & MAX_PREFIX_LENGTH) !== length) return false;
+    const start = this.table[at + SLOT_PREFIX_START];
     for (let i = 0; i < length; i++) if (this.prefixChars[start + i] !== destination.charCodeAt(i)) return false;
     return true;
   }
 
-  /** The entry whose prefix is exactly destination's first `length` characters (hashed already), or -1. */
-  private entryAt(destination: string, length: number): number {
+  /** Table offset of the slot holding destination's first `length` characters (hashed already), or -1. */
+  private slotAt(destination: string, length: number): number {
     const hash = this.prefixHashes[length];
     const bit = filterBitOf(hash, this.filterShift);
-    if ((this.filter[bit >>> 5] & (1 << (bit & 31))) === 0) return EMPTY_SLOT;
+    if ((this.filter[bit >>> 5] & (1 << (bit & 31))) === 0) return NOT_FOUND;
     for (let slot = slotOf(hash, this.slotShift); ; slot = (slot + 1) & this.slotMask) {
-      const entry = this.table[2 * slot + 1];
-      if (entry === EMPTY_SLOT || (this.table[2 * slot] === hash && this.isPrefixOf(entry, destination, length))) return entry;
+      const at = slot * SLOT_STRIDE;
+      if (this.table[at + SLOT_META] === 0) return NOT_FOUND;
+      if (this.table[at + SLOT_HASH] === hash && this.slotMatches(at, destination, length)) return at;
     }
   }
 
@@ -218,10 +221,12 @@ export class RateIndex {
     if (destination === null || destination.length === 0) return null;
     const filtered = isRestrictive(account.pricelist_tags) || isRestrictive(account.carrier_tags);
     for (let length = this.hashPrefixes(destination); length > 0; length--) {
-      const entry = this.entryAt(destination, length);
-      if (entry === EMPTY_SLOT) continue;
-      const first = this.entries[entry * ENTRY_STRIDE + FIRST_RATE];
-      const end = first + this.entries[entry * ENTRY_STRIDE + RATE_COUNT];
+      const slot = this.slotAt(destination, length);
+      if (slot === NOT_FOUND) continue;
+      const meta = this.table[slot + SLOT_META];
+      const first = this.table[slot + SLOT_FIRST_RATE];
+      if (!filtered && (meta & ALWAYS_VALID) !== 0) return this.rates[first];
+      const end = first + ((meta >>> 16) & MAX_RATES_PER_PREFIX);
       for (let k = first; k < end; k++) {
         if (!this.isValidAt(k, at)) continue;
         if (!filtered) return this.rates[k];
@@ -240,10 +245,10 @@ export class RateIndex {
     const found: PricelistRate[] = [];
     if (destination === null || destination.length === 0 || (carrierTags !== null && carrierTags.length === 0)) return found;
     for (let length = this.hashPrefixes(destination); length > 0; length--) {
-      const entry = this.entryAt(destination, length);
-      if (entry === EMPTY_SLOT) continue;
-      const first = this.entries[entry * ENTRY_STRIDE + FIRST_RATE];
-      const end = first + this.entries[entry * ENTRY_STRIDE + RATE_COUNT];
+      const slot = this.slotAt(destination, length);
+      if (slot === NOT_FOUND) continue;
+      const first = this.table[slot + SLOT_FIRST_RATE];
+      const end = first + ((this.table[slot + SLOT_META] >>> 16) & MAX_RATES_PER_PREFIX);
       for (let k = first; k < end; k++) {
         const rate = this.rates[k];
         if (this.isValidAt(k, at) && (carrierTags === null || carrierTags.includes(rate.carrier_tag))) found.push(rate);
