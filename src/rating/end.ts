@@ -27,9 +27,11 @@ export async function endCall(repo: Repository, request: EndTransactionRequest, 
     const items = [...(await loadLinkedAccounts(repo, side.account)), side.account];
     for (const item of items) {
       progress.accountTag = item.account_tag;
-      if ((await repo.getOutcome(tenant, transactionTag, item.account_tag)) !== null) continue;
       const rt = running.get(item.account_tag);
       if (rt === undefined) {
+        // Already settled: a repeated end. (A running transaction never coexists with an
+        // outcome, so the outcome is only looked up when nothing is running.)
+        if ((await repo.getOutcome(tenant, transactionTag, item.account_tag)) !== null) continue;
         // The side's own account must have begun the call (§7.4: ok=false). A linked account
         // added after the begin has nothing to settle and must not block the call's end.
         if (item === side.account) throw new OperationAborted(failed(item.account_tag, 'INTERNAL_ERROR'));
