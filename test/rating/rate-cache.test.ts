@@ -1,0 +1,57 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openSqliteStorage } from '../../src/storage/sqlite/index.ts';
+import type { Storage } from '../../src/storage/storage.ts';
+import { RateIndexCache } from '../../src/rating/rate-cache.ts';
+
+const ALL = { pricelist_tags: null, carrier_tags: null };
+let dir: string;
+let storage: Storage;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'rating-cache-'));
+  storage = await openSqliteStorage({ path: join(dir, 'rating.db') });
+  await storage.migrate();
+});
+after(async () => {
+  await storage.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function putRate(tenant: string, prefix: string, rate: number): Promise<unknown> {
+  return storage.transaction((repo) =>
+    repo.upsert('pricelist_rate', { key: { tenant, pricelist_tag: 'P', prefix, carrier_tag: 'C' } }, { active: true, rate }),
+  );
+}
+
+test('one index per tenant, reused until the tenant rates change', async () => {
+  await putRate('t1', '39', 5);
+  await putRate('t2', '44', 7);
+  const cache = new RateIndexCache();
+  const first = await storage.transaction((repo) => cache.forTenant(repo, 't1'));
+  assert.equal(first.destinationRate(ALL, '3912', 0)?.rate, 5);
+  assert.equal(first.destinationRate(ALL, '4412', 0), null);
+  assert.equal(await storage.transaction((repo) => cache.forTenant(repo, 't1')), first);
+
+  const other = await storage.transaction((repo) => cache.forTenant(repo, 't2'));
+  assert.equal(other.destinationRate(ALL, '4412', 0)?.rate, 7);
+
+  await putRate('t1', '391', 2);
+  const rebuilt = await storage.transaction((repo) => cache.forTenant(repo, 't1'));
+  assert.notEqual(rebuilt, first);
+  assert.equal(rebuilt.destinationRate(ALL, '3912', 0)?.rate, 2);
+  // Another tenant's edit does not invalidate this one.
+  await putRate('t2', '441', 1);
+  assert.equal(await storage.transaction((repo) => cache.forTenant(repo, 't1')), rebuilt);
+});
+
+test('a deleted rate disappears from the rebuilt index', async () => {
+  await putRate('t3', '33', 3);
+  const cache = new RateIndexCache();
+  assert.equal((await storage.transaction((repo) => cache.forTenant(repo, 't3'))).size, 1);
+  await storage.transaction((repo) => repo.delete('pricelist_rate', { key: { tenant: 't3', pricelist_tag: 'P', prefix: '33', carrier_tag: 'C' } }));
+  assert.equal((await storage.transaction((repo) => cache.forTenant(repo, 't3'))).size, 0);
+});
