@@ -1,4 +1,5 @@
 // CSeq: "<sequence number> <method>".
+import { methodText } from './methods.ts';
 
 export interface CSeq {
   number: number | null;
@@ -20,5 +21,31 @@ export function parseCSeq(value: string): CSeq {
   let methodEnd = i;
   while (methodEnd < text.length && text[methodEnd] !== ' ' && text[methodEnd] !== '\t') methodEnd++;
   const method = digitsEnd > 0 && i > digitsEnd && methodEnd > i ? text.slice(i, methodEnd) : null;
+  return { number: validNumber ? number : null, method };
+}
+
+/**
+ * parseCSeq straight from the bytes of an unfolded value already trimmed of spaces and tabs.
+ * Returns null (use parseCSeq on the text) when a byte is not printable ASCII or a tab, the only
+ * case where the text-level trim could differ.
+ */
+export function scanCSeq(payload: Buffer, start: number, end: number): CSeq | null {
+  for (let k = start; k < end; k++) {
+    const byte = payload[k];
+    if ((byte < 0x20 && byte !== 0x09) || byte > 0x7e) return null;
+  }
+  let i = start;
+  let number = 0;
+  while (i < end && payload[i] >= 0x30 && payload[i] <= 0x39) {
+    number = number * 10 + (payload[i] - 0x30);
+    i++;
+  }
+  const digits = i - start;
+  const validNumber = digits > 0 && digits <= 10 && number <= 0x7fffffff;
+  const digitsEnd = i;
+  while (i < end && (payload[i] === 0x20 || payload[i] === 0x09)) i++;
+  let methodEnd = i;
+  while (methodEnd < end && payload[methodEnd] !== 0x20 && payload[methodEnd] !== 0x09) methodEnd++;
+  const method = digits > 0 && i > digitsEnd && methodEnd > i ? methodText(payload, i, methodEnd) : null;
   return { number: validNumber ? number : null, method };
 }

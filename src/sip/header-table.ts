@@ -1,16 +1,19 @@
 // One pass over the start line and header section of a SIP payload. It records only byte offsets
-// (no strings), so that a packet whose headers are never read costs a handful of memchr calls.
-
-const LF = 0x0a;
-const CR = 0x0d;
-const SP = 0x20;
-const HT = 0x09;
-const COLON = 0x3a;
+// (no strings), and notes where the headers the agent reads on every packet are, so that reading
+// them later needs no search by name.
+import { COLON, CR, LF, isTokenByte, isWhitespace } from './bytes.ts';
 
 /** Offsets of each header line; values may span folded continuation lines. */
 export class HeaderTable {
   // Flat layout, five numbers per header: name start, name end, value start, value end, folded.
   private readonly spans: number[] = [];
+  // Index of the first Call-ID / CSeq / From / To / Via / P-Asserted-Identity header, or -1.
+  callId = -1;
+  cseq = -1;
+  from = -1;
+  to = -1;
+  via = -1;
+  pAssertedIdentity = -1;
 
   get count(): number {
     return this.spans.length / 5;
@@ -53,38 +56,75 @@ export class HeaderTable {
   isFolded(index: number): boolean {
     return this.spans[index * 5 + 4] === 1;
   }
+
+  /**
+   * Notes header `index` if it is the first of a well-known name. The switch on length and first
+   * byte rejects almost every other name before any comparison.
+   */
+  classify(payload: Buffer, index: number, start: number, end: number): void {
+    const first = payload[start] | 0x20; // ASCII lower case; names are tokens, so no false hits
+    switch (end - start) {
+      case 1:
+        if (first === 0x69) { if (this.callId === -1) this.callId = index; } // i
+        else if (first === 0x66) { if (this.from === -1) this.from = index; } // f
+        else if (first === 0x74) { if (this.to === -1) this.to = index; } // t
+        else if (first === 0x76) { if (this.via === -1) this.via = index; } // v
+        return;
+      case 2:
+        if (first === 0x74 && (payload[start + 1] | 0x20) === 0x6f && this.to === -1) this.to = index;
+        return;
+      case 3:
+        if (first === 0x76 && this.via === -1 && lowerEquals(payload, start, 'via')) this.via = index;
+        return;
+      case 4:
+        if (first === 0x66) { if (this.from === -1 && lowerEquals(payload, start, 'from')) this.from = index; }
+        else if (first === 0x63) { if (this.cseq === -1 && lowerEquals(payload, start, 'cseq')) this.cseq = index; }
+        return;
+      case 7:
+        if (first === 0x63 && this.callId === -1 && lowerEquals(payload, start, 'call-id')) this.callId = index;
+        return;
+      case 19:
+        if (first === 0x70 && this.pAssertedIdentity === -1 && lowerEquals(payload, start, 'p-asserted-identity')) {
+          this.pAssertedIdentity = index;
+        }
+        return;
+      default:
+        return;
+    }
+  }
 }
 
-export interface MessageLayout {
-  startLineStart: number;
-  /** Exclusive, line terminator excluded. */
-  startLineEnd: number;
-  headers: HeaderTable;
-  /** Offset of the body, or the payload length when there is no blank line. */
-  bodyStart: number;
+/** payload[start, start + name.length) equals the lower-case `name`, ignoring ASCII case. */
+function lowerEquals(payload: Buffer, start: number, name: string): boolean {
+  for (let i = 1; i < name.length; i++) {
+    let byte = payload[start + i];
+    if (byte >= 0x41 && byte <= 0x5a) byte += 0x20;
+    if (byte !== name.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
-function isWhitespace(byte: number): boolean {
-  return byte === SP || byte === HT;
+export class MessageLayout {
+  constructor(
+    readonly startLineStart: number,
+    /** Exclusive, line terminator excluded. */
+    readonly startLineEnd: number,
+    readonly headers: HeaderTable,
+    /** Offset of the body, or the payload length when there is no blank line. */
+    readonly bodyStart: number,
+  ) {}
 }
 
-// RFC 3261 token characters: alphanumerics and - . ! % * _ + ` ' ~
-function isTokenByte(byte: number): boolean {
-  if (byte >= 0x61 && byte <= 0x7a) return true; // a-z
-  if (byte >= 0x41 && byte <= 0x5a) return true; // A-Z
-  if (byte >= 0x30 && byte <= 0x39) return true; // 0-9
-  return (
-    byte === 0x2d || byte === 0x2e || byte === 0x21 || byte === 0x25 || byte === 0x2a ||
-    byte === 0x5f || byte === 0x2b || byte === 0x60 || byte === 0x27 || byte === 0x7e
-  );
+/** Offset of the next LF at or after `from`, or the payload length. */
+function lineFeedFrom(payload: Buffer, from: number, length: number): number {
+  let i = from;
+  while (i < length && payload[i] !== LF) i++;
+  return i;
 }
 
-/** Line content end (before LF or CRLF) and the start of the next line, for the line at `from`. */
-function lineBounds(payload: Buffer, from: number): { contentEnd: number; next: number } {
-  const lf = payload.indexOf(LF, from);
-  const end = lf === -1 ? payload.length : lf;
-  const contentEnd = end > from && payload[end - 1] === CR ? end - 1 : end;
-  return { contentEnd, next: lf === -1 ? payload.length : lf + 1 };
+/** End of a line's content: the LF (or payload end) at `lf`, minus a CR right before it. */
+function contentEndOf(payload: Buffer, lineStart: number, lf: number): number {
+  return lf > lineStart && payload[lf - 1] === CR ? lf - 1 : lf;
 }
 
 function trimEnd(payload: Buffer, start: number, end: number): number {
@@ -93,45 +133,26 @@ function trimEnd(payload: Buffer, start: number, end: number): number {
   return e;
 }
 
-/**
- * Reads the header line starting at `lineStart` and records it. Lines that are not
- * "token *WS : value" are skipped rather than failing the whole packet: captured traffic does
- * contain junk lines, and the headers around them are still worth reading.
- */
-function addHeaderLine(payload: Buffer, lineStart: number, contentEnd: number, table: HeaderTable): boolean {
-  let i = lineStart;
-  while (i < contentEnd && isTokenByte(payload[i])) i++;
-  const nameEnd = i;
-  if (nameEnd === lineStart) return false;
-  while (i < contentEnd && isWhitespace(payload[i])) i++;
-  if (i >= contentEnd || payload[i] !== COLON) return false;
-  i++;
-  while (i < contentEnd && isWhitespace(payload[i])) i++;
-  table.add(lineStart, nameEnd, i, trimEnd(payload, i, contentEnd));
-  return true;
-}
-
 export function scanLayout(payload: Buffer): MessageLayout {
   const length = payload.length;
   let start = 0;
   // Stream keep-alives and stray blank lines may precede the start line (RFC 3261 §7.5).
   while (start < length && (payload[start] === CR || payload[start] === LF)) start++;
-  const first = lineBounds(payload, start);
+  const firstLf = lineFeedFrom(payload, start, length);
+  const startLineEnd = contentEndOf(payload, start, firstLf);
   const headers = new HeaderTable();
-  let pos = first.next;
+  let pos = firstLf + 1;
   let bodyStart = length;
   let previousLineWasHeader = false;
   while (pos < length) {
-    const { contentEnd, next } = lineBounds(payload, pos);
-    if (contentEnd === pos) {
-      bodyStart = next;
-      break;
-    }
-    if (isWhitespace(payload[pos])) {
+    const first = payload[pos];
+    if (isWhitespace(first)) {
       // A folded continuation of the previous header (obsolete but legal line folding).
-      const valueEnd = trimEnd(payload, pos, contentEnd);
+      const lf = lineFeedFrom(payload, pos, length);
+      const valueEnd = trimEnd(payload, pos, contentEndOf(payload, pos, lf));
       if (previousLineWasHeader && valueEnd > pos) {
-        if (headers.valueEnd(headers.count - 1) === headers.valueStart(headers.count - 1)) {
+        const last = headers.count - 1;
+        if (headers.valueEnd(last) === headers.valueStart(last)) {
           // The header line itself had an empty value: the value starts on this line.
           let valueStart = pos;
           while (isWhitespace(payload[valueStart])) valueStart++;
@@ -140,10 +161,33 @@ export function scanLayout(payload: Buffer): MessageLayout {
           headers.extendLast(valueEnd);
         }
       }
-    } else {
-      previousLineWasHeader = addHeaderLine(payload, pos, contentEnd, headers);
+      pos = lf + 1;
+      continue;
     }
-    pos = next;
+    // Name, optional whitespace, colon, optional whitespace. None of these bytes is CR or LF, so
+    // the scan cannot run past the line; a line that is not "token *WS : value" is skipped rather
+    // than failing the packet, since captured traffic does contain junk lines.
+    let i = pos;
+    while (i < length && isTokenByte(payload[i])) i++;
+    const nameEnd = i;
+    while (i < length && isWhitespace(payload[i])) i++;
+    if (nameEnd > pos && i < length && payload[i] === COLON) {
+      i++;
+      while (i < length && isWhitespace(payload[i])) i++;
+      const lf = lineFeedFrom(payload, i, length);
+      headers.classify(payload, headers.count, pos, nameEnd);
+      headers.add(pos, nameEnd, i, trimEnd(payload, i, contentEndOf(payload, pos, lf)));
+      previousLineWasHeader = true;
+      pos = lf + 1;
+      continue;
+    }
+    const lf = lineFeedFrom(payload, i, length);
+    if (contentEndOf(payload, pos, lf) === pos) {
+      bodyStart = lf < length ? lf + 1 : length;
+      break;
+    }
+    previousLineWasHeader = false;
+    pos = lf + 1;
   }
-  return { startLineStart: start, startLineEnd: first.contentEnd, headers, bodyStart };
+  return new MessageLayout(start, startLineEnd, headers, bodyStart);
 }

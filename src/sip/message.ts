@@ -1,23 +1,14 @@
 // A SIP message over the captured bytes. Only the layout scan happens up front; every field is
 // decoded on first access and cached, because the agent reads a handful of headers per packet.
+// One class with fixed fields (undefined = not decoded yet) keeps property access monomorphic.
 import type { SipMessage, SipNameAddr } from './types.ts';
-import type { HeaderTable, MessageLayout } from './header-table.ts';
-import type { StartLine } from './start-line.ts';
+import type { HeaderTable } from './header-table.ts';
 import { headerNameForms, type HeaderNameForms } from './header-names.ts';
 import { parseNameAddr } from './name-addr.ts';
+import { scanNameAddr } from './name-addr-bytes.ts';
 import { viaBranch } from './via.ts';
-import { parseCSeq, type CSeq } from './cseq.ts';
-
-/** Compares payload[start, end) with an all-lower-case ASCII name, ignoring ASCII case. */
-function nameMatches(payload: Buffer, start: number, end: number, lowerName: string): boolean {
-  if (end - start !== lowerName.length) return false;
-  for (let i = 0; i < lowerName.length; i++) {
-    let byte = payload[start + i];
-    if (byte >= 0x41 && byte <= 0x5a) byte += 0x20;
-    if (byte !== lowerName.charCodeAt(i)) return false;
-  }
-  return true;
-}
+import { parseCSeq, scanCSeq } from './cseq.ts';
+import { equalsIgnoringCase } from './bytes.ts';
 
 /** Joins folded lines: each line break plus the whitespace around it becomes one space. */
 function unfold(text: string): string {
@@ -37,88 +28,103 @@ function unfold(text: string): string {
   return out;
 }
 
-const FROM = headerNameForms('From');
-const TO = headerNameForms('To');
-const CALL_ID = headerNameForms('Call-ID');
-const CSEQ = headerNameForms('CSeq');
-const VIA = headerNameForms('Via');
-const P_ASSERTED_IDENTITY = headerNameForms('P-Asserted-Identity');
-
-/** Sentinel for "not computed yet", distinct from a computed null. */
-const UNSET: unique symbol = Symbol('unset');
-type Lazy<T> = T | typeof UNSET;
-
 export class CapturedSipMessage implements SipMessage {
   readonly payload: Buffer;
+  readonly isRequest: boolean;
+  readonly method: string | null;
+  readonly statusCode: number | null;
   private readonly table: HeaderTable;
-  private readonly startLine: StartLine;
-  private cachedFrom: Lazy<SipNameAddr | null> = UNSET;
-  private cachedTo: Lazy<SipNameAddr | null> = UNSET;
-  private cachedPai: Lazy<SipNameAddr | null> = UNSET;
-  private cachedCallId: Lazy<string | null> = UNSET;
-  private cachedCSeq: Lazy<CSeq> = UNSET;
-  private cachedViaBranch: Lazy<string | null> = UNSET;
+  private readonly requestUriStart: number;
+  private readonly requestUriEnd: number;
+  private cachedRequestUri: string | null | undefined;
+  private cachedCallId: string | null | undefined = undefined;
+  private cseqRead = false;
+  private cachedCseqNumber: number | null = null;
+  private cachedCseqMethod: string | null = null;
+  private cachedFrom: SipNameAddr | null | undefined = undefined;
+  private cachedTo: SipNameAddr | null | undefined = undefined;
+  private cachedPai: SipNameAddr | null | undefined = undefined;
+  private cachedViaBranch: string | null | undefined = undefined;
 
-  constructor(payload: Buffer, layout: MessageLayout, startLine: StartLine) {
+  /**
+   * `requestUri` is the decoded Request-URI when the start line was read as text; otherwise the
+   * URI is decoded on demand from payload[requestUriStart, requestUriEnd).
+   */
+  constructor(
+    payload: Buffer,
+    table: HeaderTable,
+    isRequest: boolean,
+    method: string | null,
+    statusCode: number | null,
+    requestUriStart: number,
+    requestUriEnd: number,
+    requestUri: string | null | undefined,
+  ) {
     this.payload = payload;
-    this.table = layout.headers;
-    this.startLine = startLine;
-  }
-
-  get isRequest(): boolean {
-    return this.startLine.kind === 'request';
-  }
-
-  get method(): string | null {
-    return this.startLine.kind === 'request' ? this.startLine.method : null;
-  }
-
-  get statusCode(): number | null {
-    return this.startLine.kind === 'response' ? this.startLine.statusCode : null;
+    this.table = table;
+    this.isRequest = isRequest;
+    this.method = method;
+    this.statusCode = statusCode;
+    this.requestUriStart = requestUriStart;
+    this.requestUriEnd = requestUriEnd;
+    this.cachedRequestUri = requestUri;
   }
 
   get requestUri(): string | null {
-    return this.startLine.kind === 'request' ? this.startLine.requestUri : null;
+    if (this.cachedRequestUri === undefined) {
+      // Cut at ASCII spaces, so decoding this span equals slicing the decoded line.
+      this.cachedRequestUri = this.payload.toString('utf8', this.requestUriStart, this.requestUriEnd);
+    }
+    return this.cachedRequestUri;
   }
 
   get callId(): string | null {
-    if (this.cachedCallId === UNSET) this.cachedCallId = this.nonEmpty(this.firstValue(CALL_ID));
+    if (this.cachedCallId === undefined) {
+      const index = this.table.callId;
+      this.cachedCallId = index === -1 ? null : this.nonEmpty(this.value(index));
+    }
     return this.cachedCallId;
   }
 
   get cseqNumber(): number | null {
-    return this.cseq().number;
+    if (!this.cseqRead) this.readCSeq();
+    return this.cachedCseqNumber;
   }
 
   get cseqMethod(): string | null {
-    return this.cseq().method;
+    if (!this.cseqRead) this.readCSeq();
+    return this.cachedCseqMethod;
   }
 
   get from(): SipNameAddr | null {
-    if (this.cachedFrom === UNSET) this.cachedFrom = this.nameAddr(FROM);
+    if (this.cachedFrom === undefined) this.cachedFrom = this.nameAddr(this.table.from);
     return this.cachedFrom;
   }
 
   get to(): SipNameAddr | null {
-    if (this.cachedTo === UNSET) this.cachedTo = this.nameAddr(TO);
+    if (this.cachedTo === undefined) this.cachedTo = this.nameAddr(this.table.to);
     return this.cachedTo;
   }
 
   get pAssertedIdentity(): SipNameAddr | null {
-    if (this.cachedPai === UNSET) this.cachedPai = this.nameAddr(P_ASSERTED_IDENTITY);
+    if (this.cachedPai === undefined) this.cachedPai = this.nameAddr(this.table.pAssertedIdentity);
     return this.cachedPai;
   }
 
   get viaBranch(): string | null {
-    if (this.cachedViaBranch === UNSET) {
-      const top = this.firstValue(VIA);
-      this.cachedViaBranch = top === null ? null : viaBranch(top);
+    if (this.cachedViaBranch === undefined) {
+      const index = this.table.via;
+      this.cachedViaBranch = index === -1 ? null : viaBranch(this.value(index));
     }
     return this.cachedViaBranch;
   }
 
   header(name: string): string | null {
-    return this.firstValue(headerNameForms(name));
+    const forms = headerNameForms(name);
+    for (let i = 0; i < this.table.count; i++) {
+      if (this.isNamed(i, forms)) return this.value(i);
+    }
+    return null;
   }
 
   headers(name: string): string[] {
@@ -130,36 +136,38 @@ export class CapturedSipMessage implements SipMessage {
     return values;
   }
 
-  private cseq(): CSeq {
-    if (this.cachedCSeq === UNSET) {
-      const value = this.firstValue(CSEQ);
-      this.cachedCSeq = value === null ? { number: null, method: null } : parseCSeq(value);
+  private readCSeq(): void {
+    this.cseqRead = true;
+    const index = this.table.cseq;
+    if (index === -1) return;
+    const table = this.table;
+    const cseq =
+      (table.isFolded(index) ? null : scanCSeq(this.payload, table.valueStart(index), table.valueEnd(index))) ??
+      parseCSeq(this.value(index));
+    this.cachedCseqNumber = cseq.number;
+    this.cachedCseqMethod = cseq.method;
+  }
+
+  private nameAddr(index: number): SipNameAddr | null {
+    if (index === -1) return null;
+    const table = this.table;
+    if (!table.isFolded(index)) {
+      const scanned = scanNameAddr(this.payload, table.valueStart(index), table.valueEnd(index));
+      if (scanned !== null) return scanned;
     }
-    return this.cachedCSeq;
+    return parseNameAddr(this.value(index));
   }
 
-  private nameAddr(forms: HeaderNameForms): SipNameAddr | null {
-    const value = this.firstValue(forms);
-    return value === null ? null : parseNameAddr(value);
-  }
-
-  private nonEmpty(value: string | null): string | null {
-    return value === null || value.length === 0 ? null : value;
-  }
-
-  private firstValue(forms: HeaderNameForms): string | null {
-    for (let i = 0; i < this.table.count; i++) {
-      if (this.isNamed(i, forms)) return this.value(i);
-    }
-    return null;
+  private nonEmpty(value: string): string | null {
+    return value.length === 0 ? null : value;
   }
 
   private isNamed(index: number, forms: HeaderNameForms): boolean {
     const start = this.table.nameStart(index);
     const end = this.table.nameEnd(index);
     return (
-      nameMatches(this.payload, start, end, forms.long) ||
-      (forms.compact !== null && nameMatches(this.payload, start, end, forms.compact))
+      equalsIgnoringCase(this.payload, start, end, forms.long) ||
+      (forms.compact !== null && equalsIgnoringCase(this.payload, start, end, forms.compact))
     );
   }
 

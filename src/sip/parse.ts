@@ -2,17 +2,36 @@
 // lazily decoded message. Malformed input is reported, never thrown.
 import type { SipParseResult } from './types.ts';
 import { scanLayout } from './header-table.ts';
-import { parseStartLine } from './start-line.ts';
+import { parseStartLine, scanStartLine } from './start-line.ts';
+import { methodText } from './methods.ts';
 import { CapturedSipMessage } from './message.ts';
 
 export function parseSip(payload: Buffer): SipParseResult {
   try {
     if (payload.length === 0) return { ok: false, reason: 'empty payload' };
     const layout = scanLayout(payload);
-    if (layout.startLineEnd <= layout.startLineStart) return { ok: false, reason: 'no start line' };
-    const startLine = parseStartLine(payload.toString('utf8', layout.startLineStart, layout.startLineEnd));
-    if (!startLine.ok) return { ok: false, reason: startLine.reason };
-    return { ok: true, message: new CapturedSipMessage(payload, layout, startLine.line) };
+    const start = layout.startLineStart;
+    const end = layout.startLineEnd;
+    if (end <= start) return { ok: false, reason: 'no start line' };
+    const spans = scanStartLine(payload, start, end);
+    if (spans !== null) {
+      const method = spans.isRequest ? methodText(payload, spans.methodStart, spans.methodEnd) : null;
+      const statusCode = spans.isRequest ? null : spans.statusCode;
+      return {
+        ok: true,
+        message: new CapturedSipMessage(payload, layout.headers, spans.isRequest, method, statusCode, spans.uriStart, spans.uriEnd, spans.isRequest ? undefined : null),
+      };
+    }
+    // Unusual start lines (extra spaces, bad syntax) go through the text-level parser, which
+    // also words the rejection reason.
+    const parsed = parseStartLine(payload.toString('utf8', start, end));
+    if (!parsed.ok) return { ok: false, reason: parsed.reason };
+    const line = parsed.line;
+    const message =
+      line.kind === 'request'
+        ? new CapturedSipMessage(payload, layout.headers, true, line.method, null, -1, -1, line.requestUri)
+        : new CapturedSipMessage(payload, layout.headers, false, null, line.statusCode, -1, -1, null);
+    return { ok: true, message };
   } catch (error) {
     // Defensive only: the scan uses bounds-checked Buffer reads, so this is not expected to happen.
     return { ok: false, reason: `unparseable payload: ${error instanceof Error ? error.message : String(error)}` };

@@ -74,3 +74,80 @@ export function parseStartLine(text: string): StartLineResult {
   if (!isSipVersion(version)) return { ok: false, reason: `bad SIP version in request line: ${version}` };
   return { ok: true, line: { kind: 'request', method, requestUri } };
 }
+
+/** Where the parts of a start line read by the byte-level scan are; -1 when absent. */
+export class StartLineSpans {
+  constructor(
+    readonly isRequest: boolean,
+    readonly methodStart: number,
+    readonly methodEnd: number,
+    readonly uriStart: number,
+    readonly uriEnd: number,
+    readonly statusCode: number,
+  ) {}
+}
+
+/** Bytes that make the text-level parser reject the line (see hasControlCharacters). */
+function isControlByte(byte: number): boolean {
+  return (byte < 0x20 && byte !== 0x09) || byte === 0x7f;
+}
+
+/** Offset just past "SIP/" DIGITS "." DIGITS at `from` (ASCII case-insensitive), or -1. */
+function sipVersionEnd(payload: Buffer, from: number, end: number): number {
+  if (from + 7 > end) return -1;
+  if ((payload[from] | 0x20) !== 0x73 || (payload[from + 1] | 0x20) !== 0x69 || (payload[from + 2] | 0x20) !== 0x70) return -1;
+  if (payload[from + 3] !== 0x2f) return -1;
+  let i = from + 4;
+  const major = i;
+  while (i < end && payload[i] >= 0x30 && payload[i] <= 0x39) i++;
+  if (i === major || i >= end || payload[i] !== 0x2e) return -1;
+  i++;
+  const minor = i;
+  while (i < end && payload[i] >= 0x30 && payload[i] <= 0x39) i++;
+  return i === minor ? -1 : i;
+}
+
+function isTokenChar(byte: number): boolean {
+  return (
+    (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a) ||
+    byte === 0x2d || byte === 0x2e || byte === 0x21 || byte === 0x25 || byte === 0x2a ||
+    byte === 0x5f || byte === 0x2b || byte === 0x60 || byte === 0x27 || byte === 0x7e
+  );
+}
+
+/**
+ * The usual start lines read straight from the bytes: "METHOD URI SIP/x.y" and
+ * "SIP/x.y CODE[ reason]" with single spaces. Returns null for anything else, valid or not, so
+ * that parseStartLine decides (and words its reason) exactly as for any other line.
+ */
+export function scanStartLine(payload: Buffer, start: number, end: number): StartLineSpans | null {
+  for (let i = start; i < end; i++) {
+    if (isControlByte(payload[i])) return null;
+  }
+  const versionEnd = sipVersionEnd(payload, start, end);
+  if (versionEnd !== -1) {
+    if (versionEnd + 4 > end || payload[versionEnd] !== 0x20) return null;
+    const c0 = payload[versionEnd + 1] - 0x30;
+    const c1 = payload[versionEnd + 2] - 0x30;
+    const c2 = payload[versionEnd + 3] - 0x30;
+    if (c0 < 1 || c0 > 6 || c1 < 0 || c1 > 9 || c2 < 0 || c2 > 9) return null;
+    const after = versionEnd + 4;
+    if (after < end && payload[after] !== 0x20 && payload[after] !== 0x09) return null;
+    return new StartLineSpans(false, -1, -1, -1, -1, c0 * 100 + c1 * 10 + c2);
+  }
+  let i = start;
+  while (i < end && isTokenChar(payload[i])) i++;
+  const methodEnd = i;
+  if (methodEnd === start || i >= end || payload[i] !== 0x20) return null;
+  const uriStart = i + 1;
+  let colon = false;
+  i = uriStart;
+  while (i < end && payload[i] !== 0x20 && payload[i] !== 0x09) {
+    if (payload[i] === 0x3a) colon = true;
+    i++;
+  }
+  const uriEnd = i;
+  if (!colon || i >= end || payload[i] !== 0x20) return null;
+  if (sipVersionEnd(payload, i + 1, end) !== end) return null;
+  return new StartLineSpans(true, start, methodEnd, uriStart, uriEnd, -1);
+}

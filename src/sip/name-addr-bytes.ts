@@ -1,0 +1,180 @@
+// The byte-level twin of parseNameAddr for the values seen on nearly every packet: printable
+// ASCII without commas, backslashes or line folds. Anything else returns null and goes through
+// parseNameAddr, so both paths give the same answer wherever this one answers at all (a property
+// test checks it). Only the final fields become strings, as slices of the one decoded value.
+import type { SipNameAddr, SipUri } from './types.ts';
+import { BACKSLASH, COLON, COMMA, QUOTE, SEMICOLON, SP, asciiText } from './bytes.ts';
+
+const LT = 0x3c;
+const GT = 0x3e;
+const AT = 0x40;
+const QUESTION = 0x3f;
+const EQUALS = 0x3d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+
+function indexIn(payload: Buffer, byte: number, from: number, end: number): number {
+  for (let i = from; i < end; i++) {
+    if (payload[i] === byte) return i;
+  }
+  return -1;
+}
+
+/** First ';' or '?' in [from, end), or end. */
+function endOfHostPart(payload: Buffer, from: number, end: number): number {
+  for (let i = from; i < end; i++) {
+    const byte = payload[i];
+    if (byte === SEMICOLON || byte === QUESTION) return i;
+  }
+  return end;
+}
+
+function isSchemeSpan(payload: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const byte = payload[i];
+    const lower = byte | 0x20;
+    if (lower >= 0x61 && lower <= 0x7a) continue;
+    if (i > start && ((byte >= 0x30 && byte <= 0x39) || byte === 0x2b || byte === 0x2d || byte === 0x2e)) continue;
+    return false;
+  }
+  return true;
+}
+
+function schemeText(payload: Buffer, start: number, end: number, raw: string, base: number): string {
+  const length = end - start;
+  if (length === 3 || length === 4) {
+    const first = payload[start] | 0x20;
+    const second = payload[start + 1] | 0x20;
+    const third = payload[start + 2] | 0x20;
+    if (first === 0x73 && second === 0x69 && third === 0x70) {
+      if (length === 3) return 'sip';
+      if ((payload[start + 3] | 0x20) === 0x73) return 'sips';
+    } else if (length === 3 && first === 0x74 && second === 0x65 && third === 0x6c) {
+      return 'tel';
+    }
+  }
+  return raw.slice(start - base, end - base).toLowerCase();
+}
+
+function portOf(payload: Buffer, start: number, end: number): number | null {
+  if (end <= start || end - start > 5) return null;
+  let port = 0;
+  for (let i = start; i < end; i++) {
+    const byte = payload[i];
+    if (byte < 0x30 || byte > 0x39) return null;
+    port = port * 10 + (byte - 0x30);
+  }
+  return port <= 65535 ? port : null;
+}
+
+/** parseUri over payload[start, end); `raw` is the decoded value starting at payload offset `base`. */
+function uriOf(payload: Buffer, start: number, end: number, raw: string, base: number): SipUri | null {
+  let s = start;
+  let e = end;
+  while (s < e && payload[s] === SP) s++;
+  while (e > s && payload[e - 1] === SP) e--;
+  const colon = indexIn(payload, COLON, s, e);
+  if (colon <= s) return null;
+  if (!isSchemeSpan(payload, s, colon)) return null;
+  const scheme = schemeText(payload, s, colon, raw, base);
+  const rest = colon + 1;
+  if (scheme === 'tel' || (scheme !== 'sip' && scheme !== 'sips')) {
+    const partEnd = endOfHostPart(payload, rest, e);
+    if (partEnd === rest) return null;
+    const text = raw.slice(rest - base, partEnd - base);
+    return scheme === 'tel' ? { scheme, user: text, host: '', port: null } : { scheme, user: null, host: text, port: null };
+  }
+  const at = indexIn(payload, AT, rest, e);
+  let user: string | null = null;
+  let hostStart = rest;
+  if (at !== -1) {
+    const passwordColon = indexIn(payload, COLON, rest, at);
+    user = raw.slice(rest - base, (passwordColon === -1 ? at : passwordColon) - base);
+    hostStart = at + 1;
+  }
+  const hostEnd = endOfHostPart(payload, hostStart, e);
+  if (hostStart < hostEnd && payload[hostStart] === OPEN_BRACKET) {
+    const close = indexIn(payload, CLOSE_BRACKET, hostStart, hostEnd);
+    if (close === -1 || close - hostStart < 2) return null;
+    const after = close + 1;
+    if (after < hostEnd && payload[after] !== COLON) return null;
+    const port = after < hostEnd ? portOf(payload, after + 1, hostEnd) : null;
+    return { scheme, user, host: raw.slice(hostStart - base, after - base), port };
+  }
+  const portColon = indexIn(payload, COLON, hostStart, hostEnd);
+  const nameEnd = portColon === -1 ? hostEnd : portColon;
+  if (nameEnd === hostStart || indexIn(payload, SP, hostStart, nameEnd) !== -1) return null;
+  const port = portColon === -1 ? null : portOf(payload, portColon + 1, hostEnd);
+  return { scheme, user, host: raw.slice(hostStart - base, nameEnd - base), port };
+}
+
+/** findParameter(params, 'tag') over payload[start, end), which holds no backslash. */
+function tagOf(payload: Buffer, start: number, end: number, raw: string, base: number): string | null {
+  let partStart = start;
+  while (partStart <= end) {
+    let partEnd = partStart;
+    let inQuotes = false;
+    while (partEnd < end) {
+      const byte = payload[partEnd];
+      if (byte === QUOTE) inQuotes = !inQuotes;
+      else if (byte === SEMICOLON && !inQuotes) break;
+      partEnd++;
+    }
+    const eq = indexIn(payload, EQUALS, partStart, partEnd);
+    let keyStart = partStart;
+    let keyEnd = eq === -1 ? partEnd : eq;
+    while (keyStart < keyEnd && payload[keyStart] === SP) keyStart++;
+    while (keyEnd > keyStart && payload[keyEnd - 1] === SP) keyEnd--;
+    if (
+      keyEnd - keyStart === 3 &&
+      (payload[keyStart] | 0x20) === 0x74 && (payload[keyStart + 1] | 0x20) === 0x61 && (payload[keyStart + 2] | 0x20) === 0x67
+    ) {
+      if (eq === -1) return '';
+      let valueStart = eq + 1;
+      let valueEnd = partEnd;
+      while (valueStart < valueEnd && payload[valueStart] === SP) valueStart++;
+      while (valueEnd > valueStart && payload[valueEnd - 1] === SP) valueEnd--;
+      return raw.slice(valueStart - base, valueEnd - base);
+    }
+    partStart = partEnd + 1;
+  }
+  return null;
+}
+
+/**
+ * The name-addr in payload[start, end) (a header value already trimmed of spaces and tabs), or
+ * null when the value needs the general parser.
+ */
+export function scanNameAddr(payload: Buffer, start: number, end: number): SipNameAddr | null {
+  if (end <= start) return null;
+  let lt = -1;
+  let inQuotes = false;
+  for (let i = start; i < end; i++) {
+    const byte = payload[i];
+    if (byte < 0x20 || byte > 0x7e || byte === BACKSLASH || byte === COMMA) return null;
+    if (byte === QUOTE) inQuotes = !inQuotes;
+    else if (byte === LT && !inQuotes && lt === -1) lt = i;
+  }
+  const raw = asciiText(payload, start, end);
+  if (lt === -1) {
+    // Without <>, everything after the first ';' is a header parameter (RFC 3261 §20.10).
+    const semi = indexIn(payload, SEMICOLON, start, end);
+    const uri = uriOf(payload, start, semi === -1 ? end : semi, raw, start);
+    return { raw, displayName: null, uri, tag: semi === -1 ? null : tagOf(payload, semi, end, raw, start) };
+  }
+  let displayStart = start;
+  let displayEnd = lt;
+  while (displayEnd > displayStart && payload[displayEnd - 1] === SP) displayEnd--;
+  if (displayEnd - displayStart >= 2 && payload[displayStart] === QUOTE && payload[displayEnd - 1] === QUOTE) {
+    displayStart++;
+    displayEnd--;
+  }
+  const gt = indexIn(payload, GT, lt + 1, end);
+  const uri = uriOf(payload, lt + 1, gt === -1 ? end : gt, raw, start);
+  return {
+    raw,
+    displayName: displayEnd > displayStart ? raw.slice(displayStart - start, displayEnd - start) : null,
+    uri,
+    tag: gt === -1 ? null : tagOf(payload, gt + 1, end, raw, start),
+  };
+}
