@@ -131,6 +131,7 @@ export async function startHepAgent(options: HepAgentOptions): Promise<HepAgent>
         listeners: {
           udp: udp === null ? null : formatListenAddress(udp.address),
           tcp: tcp === null ? null : formatListenAddress(tcp.address),
+          udp_receive_buffer_bytes: udp?.receiveBufferBytes ?? null,
         },
         packets: { udp: { ...counters.packets.udp }, tcp: { ...counters.packets.tcp } },
         decode_errors: { ...counters.decodeErrors },

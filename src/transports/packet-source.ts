@@ -8,5 +8,8 @@ export interface PacketSource {
   port: number;
 }
 
-/** Called once per HEP packet (a UDP datagram, or one framed message of a TCP stream). */
+/**
+ * Called once per HEP packet (a UDP datagram, or one framed message of a TCP stream). `source`
+ * is valid only during the call (the UDP listener reuses it): copy what must be kept.
+ */
 export type PacketHandler = (packet: Buffer, source: PacketSource) => void;

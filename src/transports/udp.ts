@@ -2,7 +2,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { ListenAddress } from './listen-address.ts';
-import type { PacketHandler } from './packet-source.ts';
+import type { PacketHandler, PacketSource } from './packet-source.ts';
 
 export interface UdpListenerOptions {
   listen: ListenAddress;
@@ -15,6 +15,8 @@ export interface UdpListenerOptions {
 
 export interface UdpListener {
   readonly address: ListenAddress;
+  /** The kernel receive buffer actually granted (Linux reports twice the size asked, capped by rmem_max). */
+  readonly receiveBufferBytes: number;
   close(): Promise<void>;
 }
 
@@ -37,13 +39,19 @@ export async function startUdpListener(options: UdpListenerOptions): Promise<Udp
       onError(error instanceof Error ? error : new Error(String(error)));
     }
   }
+  // One source object for the socket, rewritten per datagram: handlers use it only while they
+  // run (see PacketHandler), and at tens of thousands of datagrams a second it is garbage saved.
+  const source: PacketSource = { transport: 'udp', address: '', port: 0 };
   socket.on('message', (packet, remote) => {
-    onPacket(packet, { transport: 'udp', address: remote.address, port: remote.port });
+    source.address = remote.address;
+    source.port = remote.port;
+    onPacket(packet, source);
   });
   const bound = socket.address();
   let closed: Promise<void> | null = null;
   return {
     address: { host: bound.address, port: bound.port },
+    receiveBufferBytes: socket.getRecvBufferSize(),
     close() {
       closed ??= new Promise<void>((resolve) => socket.close(() => resolve()));
       return closed;

@@ -37,3 +37,43 @@ test('operations of one call run in order; other calls do not wait for it', asyn
   assert.equal(begin.method === 'beginTransaction' ? begin.request.destination : 'x', null);
   assert.equal(dispatcher.counters.in_flight, 0);
 });
+
+test('operations of different calls requested in one turn start together, after it', async () => {
+  const started: string[] = [];
+  const release: Array<() => void> = [];
+  const ok = { ok: true, failed_account_tag: null, failed_reason: null };
+  const held = (tag: string): Promise<typeof ok> => {
+    started.push(tag);
+    return new Promise((resolve) => release.push(() => resolve(ok)));
+  };
+  const engine = new RecordingEngine();
+  engine.beginTransaction = (request) => held(request.transaction_tag);
+  const dispatcher = new EngineDispatcher(engine, { tenant: 't', tags: ['VOICE'] }, silentLogger());
+  for (const tag of ['a', 'b', 'c']) dispatcher.dispatch({ kind: 'begin', call: call(tag), timestamp: 1 });
+  assert.deepEqual(started, [], 'nothing starts inside dispatch()');
+  assert.equal(dispatcher.counters.in_flight, 3);
+  let idle = false;
+  const idleDone = dispatcher.idle().then(() => {
+    idle = true;
+  });
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(started, ['a', 'b', 'c'], 'all three started in the same turn, in order');
+  assert.equal(idle, false);
+  for (const done of release) done();
+  await idleDone;
+  assert.equal(dispatcher.counters.in_flight, 0);
+  assert.equal(dispatcher.counters.begin, 3);
+});
+
+test('each request gets its own copy of the transaction tags', async () => {
+  const engine = new RecordingEngine();
+  const dispatcher = new EngineDispatcher(engine, { tenant: 't', tags: ['VOICE'] }, silentLogger());
+  dispatcher.dispatch({ kind: 'begin', call: call('x'), timestamp: 1 });
+  dispatcher.dispatch({ kind: 'attempt_failed', call: call('y'), timestamp: 2, sipStatus: 486 });
+  await dispatcher.idle();
+  const [first, second] = engine.calls.map((c) => (c.method === 'endTransaction' ? null : c.request.tags));
+  assert.deepEqual(first, ['VOICE']);
+  assert.deepEqual(second, ['VOICE']);
+  assert.notEqual(first, second);
+  assert.equal(await dispatcher.idle(), undefined, 'idle() with nothing queued resolves at once');
+});

@@ -491,6 +491,23 @@ describe('HEP agent and the rating engine', () => {
     assert.deepEqual(engine.calls.map((c) => c.method), ['beginTransaction', 'endTransaction']);
   });
 
+  test('the UDP receive buffer is raised (8 MiB asked by default) and shown in the stats', async () => {
+    const small = await startHepAgent({ settings: settings({ hep_listen_tcp: '' }), engine: new RecordingEngine(), logger: silentLogger(), udpReceiveBufferBytes: 64 * 1024 });
+    const large = await startHepAgent({ settings: settings({ hep_listen_tcp: '' }), engine: new RecordingEngine(), logger: silentLogger() });
+    try {
+      const smallBytes = stat(small, 'listeners', 'udp_receive_buffer_bytes');
+      const largeBytes = stat(large, 'listeners', 'udp_receive_buffer_bytes');
+      assert.equal(typeof smallBytes, 'number');
+      assert.equal(typeof largeBytes, 'number');
+      // The kernel may cap the size (net.core.rmem_max), but never grants less than asked below it.
+      assert.ok((largeBytes as number) > (smallBytes as number), `${largeBytes} > ${smallBytes}`);
+      assert.ok((smallBytes as number) >= 64 * 1024);
+    } finally {
+      await small.close();
+      await large.close();
+    }
+  });
+
   test('both listeners disabled: the agent starts with no listener', async () => {
     const agent = await startHepAgent({
       settings: settings({ hep_listen_udp: '', hep_listen_tcp: '' }),
