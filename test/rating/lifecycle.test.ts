@@ -290,6 +290,17 @@ describe('end (§7.4)', () => {
     assert.equal(linked?.fee, 30);
   });
 
+  test('a linked account added after the begin does not block the end', async () => {
+    await f.account('1000', { balance: 100 });
+    await f.engine.beginTransaction(beginRequest({ account_tag: '1000', destination: DESTINATION, timestamp_begin: NOW }));
+    await f.account('late', { balance: 100 });
+    await f.account('1000', { linked_accounts: ['late'] });
+    assert.deepEqual(await f.engine.endTransaction(endRequest({ account_tag: '1000', timestamp_end: NOW + 3 * SECOND })), OK);
+    assert.equal((await f.getAccount('1000'))?.balance, 97);
+    assert.equal((await f.getAccount('late'))?.balance, 100);
+    assert.equal(await f.getTransaction('100', 'late'), null);
+  });
+
   test('end before begin costs nothing', async () => {
     await f.account('1000', { balance: 100 });
     await f.engine.beginTransaction(beginRequest({ account_tag: '1000', destination: DESTINATION, timestamp_begin: NOW }));
