@@ -1,8 +1,9 @@
-// The `canyan-rating` command line. Each command is a set of roles started in one process;
-// `api`, `engine` and `test` are reserved for later (separate processes, scenario runner).
+// The `canyan-rating` command line. `start` and `agent` are sets of roles started in one process
+// (`api` and `engine` are reserved for separate processes); `test` runs scenarios.
 import { Command, CommanderError, Option } from 'commander';
 import pino from 'pino';
 import type { RunningSystem, SystemRoles } from '../app/system.ts';
+import { addTestCommand } from './test-command.ts';
 import { CONFIG_KEYS, ConfigError, DEFAULT_CONFIG, loadConfig, type RatingConfig } from '../config/config.ts';
 
 const EXIT_OK = 0;
@@ -84,6 +85,7 @@ function buildProgram(io: MainIo): Command {
       io.exit(code);
     });
   }
+  addTestCommand(program, { stdout: (line) => process.stdout.write(`${line}\n`), stderr: io.stderr, exit: io.exit, stopSignal: io.stopSignal });
   return program;
 }
 

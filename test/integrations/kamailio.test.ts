@@ -5,6 +5,8 @@
 // rejected, cancelled and long calls.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { runScenario } from '../../src/scenarios/runner.ts';
 import {
@@ -86,6 +88,26 @@ for (const variant of ['udp', 'tcp'] as const) {
     });
 
     if (variant === 'udp') {
+      test('canyan-rating test runs every Canyan scenario it can and reports the ones needing authorization', async () => {
+        const files = readdirSync(CANYAN_SCENARIOS)
+          .filter((name) => name.endsWith('.yaml'))
+          .map((name) => join(CANYAN_SCENARIOS, name));
+        const cli = spawn(process.execPath, [join(REPO, 'bin', 'canyan-rating.js'), 'test', ...files, '--target', rig.target, '--api-url', rig.apiUrl, '--seed', '7'], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let output = '';
+        cli.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+        cli.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+        const code = await new Promise<number | null>((done) => cli.once('exit', (exitCode) => done(exitCode)));
+        assert.equal(code, 0, output);
+        // The two passive HEP scenarios run (the OpenSIPS one is an ordinary call through any proxy);
+        // the nine authorization scenarios are named, not silently skipped.
+        assert.match(output, /^2 passed, 0 failed, 9 not run \(authorization integration needed\)$/m, output);
+        assert.match(output, /test_kamailio_call\.yaml: PASSED/);
+        assert.match(output, /test_opensips_call\.yaml: PASSED/);
+        assert.match(output, /test_authorized\.yaml: NOT RUN: needs the proxy authorization integration/);
+      });
+
       test('a 65-second call costs exactly two started minutes plus the connect fee', async () => {
         await runAndAssert(rig, join(OUR_SCENARIOS, 'long_call.yaml'));
       });
