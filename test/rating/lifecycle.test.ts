@@ -294,7 +294,7 @@ describe('end (§7.4)', () => {
     await f.account('1000', { balance: 100 });
     await f.engine.beginTransaction(beginRequest({ account_tag: '1000', destination: DESTINATION, timestamp_begin: NOW }));
     await f.account('late', { balance: 100 });
-    await f.account('1000', { linked_accounts: ['late'] });
+    await f.write((repo) => repo.upsert('account', { key: { tenant: 'default', account_tag: '1000' } }, { linked_accounts: ['late'] }));
     assert.deepEqual(await f.engine.endTransaction(endRequest({ account_tag: '1000', timestamp_end: NOW + 3 * SECOND })), OK);
     assert.equal((await f.getAccount('1000'))?.balance, 97);
     assert.equal((await f.getAccount('late'))?.balance, 100);
