@@ -62,6 +62,7 @@ async function runAndAssert(rig: Rig, file: string): Promise<void> {
     verbose: false,
     log: (line) => lines.push(line),
     progressIntervalMs: 10_000,
+    directory: rig.group.tempDir('canyan-e2e-scenario-'),
   });
   if (!result.ok) {
     const details = ['canyan-rating', 'kamailio', 'carrier'].map((name) => `--- ${name}:\n${rig.group.outputOf(name)}`).join('\n');

@@ -2,7 +2,7 @@
 // OpenSIPS 3.4 captures byte for byte over TCP into `canyan-rating start` and checks the rated
 // calls through the API; with an `opensips` binary on the PATH, a live run of Canyan's
 // test_opensips_call.yaml through our integrations/opensips configuration is added.
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -153,6 +153,7 @@ describe('OpenSIPS live end to end (our integrations/opensips configuration)', {
       seed: 1,
       verbose: false,
       log: (line) => lines.push(line),
+      directory: group.tempDir('canyan-e2e-scenario-'),
     });
     assert.ok(result.ok, `${result.failures.join('\n')}\n${lines.join('\n')}\n--- opensips:\n${group.outputOf('opensips')}`);
   });
