@@ -7,7 +7,7 @@ import { loadCallAccounts, sidesOf } from './checks.ts';
 import type { BeginTransactionRequest, OperationResponse } from './engine-types.ts';
 import { freezeRate, hasParties, loadLinkedAccounts, mergeParties, partiesFromAuthorization, partiesOf } from './parties.ts';
 import type { RateIndex } from './rate-index.ts';
-import { NOTHING_TO_DO, OK, type Progress } from './responses.ts';
+import { nothingToDo, succeeded, type Progress } from './responses.ts';
 
 export async function beginCall(
   repo: Repository,
@@ -20,7 +20,7 @@ export async function beginCall(
   let parties = partiesOf(request);
   if (!hasParties(parties)) {
     const restored = await partiesFromAuthorization(repo, tenant, transactionTag);
-    if (restored === null || !hasParties(restored)) return NOTHING_TO_DO;
+    if (restored === null || !hasParties(restored)) return nothingToDo();
     parties = mergeParties(parties, restored);
   }
   const loaded = await loadCallAccounts(repo, tenant, parties, { requireActive: true });
@@ -52,5 +52,5 @@ export async function beginCall(
       });
     }
   }
-  return OK;
+  return succeeded();
 }

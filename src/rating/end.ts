@@ -7,7 +7,7 @@ import { loadCallAccounts, sidesOf } from './checks.ts';
 import type { EndTransactionRequest, OperationResponse } from './engine-types.ts';
 import { computeFee } from './fees.ts';
 import { hasParties, joinTags, loadLinkedAccounts, partiesFromAuthorization, partiesFromRunning, partiesOf } from './parties.ts';
-import { NOTHING_TO_DO, OK, OperationAborted, failed, type Progress } from './responses.ts';
+import { nothingToDo, succeeded, OperationAborted, failed, type Progress } from './responses.ts';
 
 export async function endCall(repo: Repository, request: EndTransactionRequest, at: Micros, progress: Progress): Promise<OperationResponse> {
   const { tenant, transaction_tag: transactionTag } = request;
@@ -15,7 +15,7 @@ export async function endCall(repo: Repository, request: EndTransactionRequest, 
   if (!hasParties(parties)) {
     const restored =
       (await partiesFromRunning(repo, tenant, transactionTag)) ?? (await partiesFromAuthorization(repo, tenant, transactionTag));
-    if (restored === null || !hasParties(restored)) return NOTHING_TO_DO;
+    if (restored === null || !hasParties(restored)) return nothingToDo();
     parties = restored;
   }
   const loaded = await loadCallAccounts(repo, tenant, parties, { requireActive: false });
@@ -64,5 +64,5 @@ export async function endCall(repo: Repository, request: EndTransactionRequest, 
       await repo.putOutcome({ tenant, transaction_tag: transactionTag, account_tag: item.account_tag, outcome: 'ended', at });
     }
   }
-  return OK;
+  return succeeded();
 }

@@ -9,7 +9,7 @@ import type { OperationResponse, RecordTransactionRequest } from './engine-types
 import { computeFee } from './fees.ts';
 import { freezeRate, hasParties, joinTags, loadLinkedAccounts, partiesOf } from './parties.ts';
 import type { RateIndex } from './rate-index.ts';
-import { NOTHING_TO_DO, OK, OperationAborted, failed, type Progress } from './responses.ts';
+import { nothingToDo, succeeded, OperationAborted, failed, type Progress } from './responses.ts';
 
 export async function recordCall(
   repo: Repository,
@@ -20,7 +20,7 @@ export async function recordCall(
 ): Promise<OperationResponse> {
   const { tenant, transaction_tag: transactionTag } = request;
   const parties = partiesOf(request);
-  if (!hasParties(parties)) return NOTHING_TO_DO;
+  if (!hasParties(parties)) return nothingToDo();
   const loaded = await loadCallAccounts(repo, tenant, parties, { requireActive: true });
   if (!loaded.ok) return loaded.response;
 
@@ -64,5 +64,5 @@ export async function recordCall(
       await repo.putOutcome({ tenant, transaction_tag: transactionTag, account_tag: item.account_tag, outcome: 'recorded', at: times.end });
     }
   }
-  return OK;
+  return succeeded();
 }

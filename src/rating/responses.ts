@@ -3,10 +3,15 @@
 import type { FailedReason, UnauthorizedReason } from '../domain/types.ts';
 import type { AuthorizationResponse, OperationResponse } from './engine-types.ts';
 
-export const OK: OperationResponse = Object.freeze({ ok: true, failed_account_tag: null, failed_reason: null });
+// Answers are fresh objects: transports may decorate the answer they are given.
+export function succeeded(): OperationResponse {
+  return { ok: true, failed_account_tag: null, failed_reason: null };
+}
 
 /** ok=false with no account named: the request named no party and none could be restored. */
-export const NOTHING_TO_DO: OperationResponse = Object.freeze({ ok: false, failed_account_tag: null, failed_reason: null });
+export function nothingToDo(): OperationResponse {
+  return { ok: false, failed_account_tag: null, failed_reason: null };
+}
 
 export function failed(accountTag: string | null, reason: FailedReason): OperationResponse {
   return { ok: false, failed_account_tag: accountTag, failed_reason: reason };
