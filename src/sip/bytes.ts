@@ -19,15 +19,19 @@ export function isDigit(byte: number): boolean {
   return byte >= 0x30 && byte <= 0x39;
 }
 
-/** RFC 3261 token characters: alphanumerics and - . ! % * _ + ` ' ~ */
+/** RFC 3261 token characters: alphanumerics and - . ! % * _ + ` ' ~ (1 = token byte). */
+const TOKEN_BYTES: Uint8Array = (() => {
+  const table = new Uint8Array(256);
+  for (let byte = 0; byte < 256; byte++) {
+    const alphanumeric = (byte >= 0x61 && byte <= 0x7a) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x30 && byte <= 0x39);
+    if (alphanumeric || "-.!%*_+`'~".includes(String.fromCharCode(byte))) table[byte] = 1;
+  }
+  return table;
+})();
+
+/** A table lookup: header names are scanned byte by byte on every packet. */
 export function isTokenByte(byte: number): boolean {
-  if (byte >= 0x61 && byte <= 0x7a) return true; // a-z
-  if (byte >= 0x41 && byte <= 0x5a) return true; // A-Z
-  if (byte >= 0x30 && byte <= 0x39) return true; // 0-9
-  return (
-    byte === 0x2d || byte === 0x2e || byte === 0x21 || byte === 0x25 || byte === 0x2a ||
-    byte === 0x5f || byte === 0x2b || byte === 0x60 || byte === 0x27 || byte === 0x7e
-  );
+  return TOKEN_BYTES[byte] === 1;
 }
 
 /** Index of the first `byte` in payload[from, end), or -1. A JS loop: short spans do not pay for a native call. */
@@ -58,10 +62,33 @@ export function equalsExactly(payload: Buffer, start: number, end: number, text:
   return true;
 }
 
+type SliceMethod = (this: Buffer, start: number, end: number) => string;
+
+/**
+ * Buffer's own per-encoding slicers, which toString(encoding, start, end) reaches only after
+ * dispatching on the encoding name: for the short fields read here that dispatch costs about as
+ * much as the copy. They are not in Node's typings, hence the lookup; toString is the fallback.
+ */
+function bufferSlicer(name: string, encoding: BufferEncoding): SliceMethod {
+  const method: unknown = Reflect.get(Buffer.prototype, name);
+  if (typeof method === 'function') return method as SliceMethod;
+  return function (this: Buffer, start: number, end: number): string {
+    return this.toString(encoding, start, end);
+  };
+}
+
+const latin1Slice = bufferSlicer('latin1Slice', 'latin1');
+const utf8Slice = bufferSlicer('utf8Slice', 'utf8');
+
 /**
  * Text of a span known to be ASCII. latin1 decoding equals UTF-8 decoding there and skips the
  * UTF-8 validation; callers check the bytes first.
  */
 export function asciiText(payload: Buffer, start: number, end: number): string {
-  return payload.toString('latin1', start, end);
+  return latin1Slice.call(payload, start, end);
+}
+
+/** UTF-8 text of payload[start, end), as toString('utf8', start, end) gives it. */
+export function utf8Text(payload: Buffer, start: number, end: number): string {
+  return start >= end ? '' : utf8Slice.call(payload, start, end);
 }

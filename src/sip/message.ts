@@ -8,7 +8,7 @@ import { parseNameAddr } from './name-addr.ts';
 import { scanNameAddr } from './name-addr-bytes.ts';
 import { viaBranch } from './via.ts';
 import { parseCSeq, scanCSeq } from './cseq.ts';
-import { equalsIgnoringCase } from './bytes.ts';
+import { equalsIgnoringCase, utf8Text } from './bytes.ts';
 
 /** Joins folded lines: each line break plus the whitespace around it becomes one space. */
 function unfold(text: string): string {
@@ -73,7 +73,7 @@ export class CapturedSipMessage implements SipMessage {
   get requestUri(): string | null {
     if (this.cachedRequestUri === undefined) {
       // Cut at ASCII spaces, so decoding this span equals slicing the decoded line.
-      this.cachedRequestUri = this.payload.toString('utf8', this.requestUriStart, this.requestUriEnd);
+      this.cachedRequestUri = utf8Text(this.payload, this.requestUriStart, this.requestUriEnd);
     }
     return this.cachedRequestUri;
   }
@@ -172,7 +172,7 @@ export class CapturedSipMessage implements SipMessage {
   }
 
   private value(index: number): string {
-    const text = this.payload.toString('utf8', this.table.valueStart(index), this.table.valueEnd(index));
+    const text = utf8Text(this.payload, this.table.valueStart(index), this.table.valueEnd(index));
     return this.table.isFolded(index) ? unfold(text) : text;
   }
 }

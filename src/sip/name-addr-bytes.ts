@@ -92,8 +92,8 @@ function uriOf(payload: Buffer, start: number, end: number, raw: string, base: n
     user = raw.slice(rest - base, (passwordColon === -1 ? at : passwordColon) - base);
     hostStart = at + 1;
   }
-  const hostEnd = endOfHostPart(payload, hostStart, e);
-  if (hostStart < hostEnd && payload[hostStart] === OPEN_BRACKET) {
+  if (hostStart < e && payload[hostStart] === OPEN_BRACKET) {
+    const hostEnd = endOfHostPart(payload, hostStart, e);
     const close = indexIn(payload, CLOSE_BRACKET, hostStart, hostEnd);
     if (close === -1 || close - hostStart < 2) return null;
     const after = close + 1;
@@ -101,9 +101,21 @@ function uriOf(payload: Buffer, start: number, end: number, raw: string, base: n
     const port = after < hostEnd ? portOf(payload, after + 1, hostEnd) : null;
     return { scheme, user, host: raw.slice(hostStart - base, after - base), port };
   }
-  const portColon = indexIn(payload, COLON, hostStart, hostEnd);
+  // One pass over host[:port]: it ends at the first ';' or '?'; the host at the first ':'.
+  let portColon = -1;
+  let hasSpace = false;
+  let hostEnd = hostStart;
+  for (; hostEnd < e; hostEnd++) {
+    const byte = payload[hostEnd];
+    if (byte === SEMICOLON || byte === QUESTION) break;
+    if (byte === COLON) {
+      if (portColon === -1) portColon = hostEnd;
+    } else if (byte === SP && portColon === -1) {
+      hasSpace = true;
+    }
+  }
   const nameEnd = portColon === -1 ? hostEnd : portColon;
-  if (nameEnd === hostStart || indexIn(payload, SP, hostStart, nameEnd) !== -1) return null;
+  if (nameEnd === hostStart || hasSpace) return null;
   const port = portColon === -1 ? null : portOf(payload, portColon + 1, hostEnd);
   return { scheme, user, host: raw.slice(hostStart - base, nameEnd - base), port };
 }
@@ -141,6 +153,23 @@ function tagOf(payload: Buffer, start: number, end: number, raw: string, base: n
   return null;
 }
 
+// What each byte means to the first pass over a value: 0 plain, 1 not handled here (controls,
+// tab, non-ASCII, backslash, comma), 2 double quote, 3 '<'. A table keeps that pass to one lookup
+// and one test per byte.
+const PLAIN = 0;
+const UNHANDLED = 1;
+const QUOTE_CLASS = 2;
+const LT_CLASS = 3;
+const BYTE_CLASS: Uint8Array = (() => {
+  const table = new Uint8Array(256).fill(UNHANDLED);
+  for (let byte = 0x20; byte <= 0x7e; byte++) table[byte] = PLAIN;
+  table[BACKSLASH] = UNHANDLED;
+  table[COMMA] = UNHANDLED;
+  table[QUOTE] = QUOTE_CLASS;
+  table[LT] = LT_CLASS;
+  return table;
+})();
+
 /**
  * The name-addr in payload[start, end) (a header value already trimmed of spaces and tabs), or
  * null when the value needs the general parser.
@@ -150,10 +179,11 @@ export function scanNameAddr(payload: Buffer, start: number, end: number): SipNa
   let lt = -1;
   let inQuotes = false;
   for (let i = start; i < end; i++) {
-    const byte = payload[i];
-    if (byte < 0x20 || byte > 0x7e || byte === BACKSLASH || byte === COMMA) return null;
-    if (byte === QUOTE) inQuotes = !inQuotes;
-    else if (byte === LT && !inQuotes && lt === -1) lt = i;
+    const kind = BYTE_CLASS[payload[i]];
+    if (kind === PLAIN) continue;
+    if (kind === UNHANDLED) return null;
+    if (kind === QUOTE_CLASS) inQuotes = !inQuotes;
+    else if (!inQuotes && lt === -1) lt = i;
   }
   const raw = asciiText(payload, start, end);
   if (lt === -1) {
