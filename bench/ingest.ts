@@ -4,7 +4,10 @@
 // (INVITE, 180, 200, ACK, BYE, 200) with unique Call-IDs and HEP times, at a fixed packet rate
 // for a fixed time. A rate passes when the agent drains its backlog shortly after the sender stops
 // and the database holds, for EVERY sent call, both transactions with the expected times and fee.
-// The rate steps up until one fails. Then memory per tracked call: heap growth with N open calls.
+// The rate steps up until one fails. The same again with an engine that accepts at once (the
+// agent and its socket alone); then the packet path in-process without sockets, with and without
+// rating and storage (where the time goes); then memory per tracked call: heap growth with N open
+// calls.
 //
 // Print-free: bench/run.ts prints the rows; run this file directly for a table alone. The same
 // file is the sender when started with --sender (one JSON argument).
@@ -51,6 +54,8 @@ export interface IngestBenchOptions {
   memoryCalls?: number;
   /** Calls pushed through the in-process packet path (with and without the engine). */
   pipelineCalls?: number;
+  /** Packet rates tried over UDP with an engine that accepts at once (the agent's own ceiling). */
+  agentOnlyRates?: readonly number[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -61,9 +66,9 @@ function fixturesRoot(): string {
   return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'fixtures');
 }
 
-/** `b` + run letter + '-' + 8 digits + '@bench': 17 characters, like the template's Call-ID. */
+/** Run label (2 characters) + '-' + 8 digits + '@bench': 17 characters, like the template's Call-ID. */
 function callIdOf(run: string, seq: number): string {
-  return `b${run}-${String(seq).padStart(8, '0')}@bench`;
+  return `${run.padEnd(2, '_').slice(0, 2)}-${String(seq).padStart(8, '0')}@bench`;
 }
 
 function callerOf(seq: number): string {
@@ -165,8 +170,6 @@ interface SenderJob {
   startMicros: number;
   packetsPerSecond: number;
   calls: number;
-  /** Only the INVITEs (the memory measurement), as fast as the socket takes them. */
-  invitesOnly: boolean;
 }
 
 interface SenderReport {
@@ -191,16 +194,16 @@ async function runSender(job: SenderJob): Promise<SenderReport> {
     socket.connect(job.port, '127.0.0.1', () => resolve());
   });
   socket.setSendBufferSize(4 * 1024 * 1024);
-  const total = job.invitesOnly ? job.calls : job.calls * PACKETS_PER_CALL;
+  const total = job.calls * PACKETS_PER_CALL;
   const started = process.hrtime.bigint();
   let sent = 0;
   while (sent < total) {
     const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
-    const due = job.invitesOnly ? total : Math.min(total, Math.floor(elapsed * job.packetsPerSecond));
+    const due = Math.min(total, Math.floor(elapsed * job.packetsPerSecond));
     // At most a few milliseconds' worth at once: the sender yields so its socket drains.
     const until = Math.min(due, sent + 2_000);
     for (; sent < until; sent++) {
-      const { seq, phase } = job.invitesOnly ? { seq: sent, phase: 0 } : scheduleOf(sent, job.calls);
+      const { seq, phase } = scheduleOf(sent, job.calls);
       socket.send(buildPacket(templates[phase], job.run, job.startMicros, seq, phase));
     }
     await new Promise((resolve) => setTimeout(resolve, 1));
@@ -285,13 +288,15 @@ interface AgentCounts {
   inFlight: number;
   engineRejected: number;
   engineErrors: number;
+  begins: number;
+  ends: number;
 }
 
 function countsOf(agent: HepAgent): AgentCounts {
   const stats = agent.stats() as {
     packets: { udp: { total: number } };
     calls: { ended: number; tracked: number };
-    transactions: { in_flight: number; engine_rejected: number; engine_errors: number };
+    transactions: { in_flight: number; engine_rejected: number; engine_errors: number; begin: number; end: number };
   };
   return {
     udpPackets: stats.packets.udp.total,
@@ -300,6 +305,8 @@ function countsOf(agent: HepAgent): AgentCounts {
     inFlight: stats.transactions.in_flight,
     engineRejected: stats.transactions.engine_rejected,
     engineErrors: stats.transactions.engine_errors,
+    begins: stats.transactions.begin,
+    ends: stats.transactions.end,
   };
 }
 
@@ -406,6 +413,8 @@ async function runStep(
   packetsPerSecond: number,
   seconds: number,
   drainAllowanceMs: number,
+  /** false with an engine that stores nothing: the agent's counters are checked instead. */
+  verifyStored: boolean,
 ): Promise<StepResult> {
   const tenant = `ingest-${run}`;
   await seed(storage, tenant);
@@ -418,7 +427,7 @@ async function runStep(
     const cpuBefore = process.cpuUsage();
     const loop = monitorEventLoopDelay({ resolution: 10 });
     loop.enable();
-    const report = await sendFromChild({ port, run, startMicros, packetsPerSecond, calls, invitesOnly: false }, seconds * 1000 + 30_000);
+    const report = await sendFromChild({ port, run, startMicros, packetsPerSecond, calls }, seconds * 1000 + 30_000);
     const sentAt = Date.now();
     // Done when every call ended and nothing is queued for the engine, or when packets stop
     // arriving (lost ones never will) and the engine queue is empty.
@@ -443,7 +452,10 @@ async function runStep(
     if (counts.udpPackets < report.packets) problems.push(`${report.packets - counts.udpPackets} of ${report.packets} packets lost`);
     if (counts.engineErrors + counts.engineRejected > 0) problems.push(`engine: ${counts.engineErrors} errors, ${counts.engineRejected} rejections`);
     if (drainMs > drainAllowanceMs) problems.push(`backlog drained ${drainMs} ms after the sender stopped`);
-    problems.push(...(await verify(storage, tenant, run, startMicros, calls)));
+    if (verifyStored) problems.push(...(await verify(storage, tenant, run, startMicros, calls)));
+    else if (counts.ended !== calls || counts.begins !== calls || counts.ends !== calls) {
+      problems.push(`${counts.ended} of ${calls} calls ended (${counts.begins} begins, ${counts.ends} ends sent to the engine)`);
+    }
     return {
       packetsPerSecond,
       sentPerSecond: report.packets / report.seconds,
@@ -520,27 +532,30 @@ function collector(): () => void {
   return () => gc();
 }
 
+/**
+ * Heap growth per open call: N initial INVITEs (each a call of its own, ringing) fed to the
+ * agent's packet path in-process, so that none is lost and nothing else runs meanwhile.
+ */
 async function measureMemory(engine: RatingEngine, storage: Storage, calls: number): Promise<{ bytesPerCall: number; tracked: number }> {
   const tenant = 'ingest-memory';
   await seed(storage, tenant);
-  const agent = await startHepAgent({ settings: agentSettings(tenant), engine, logger: pino({ level: 'silent' }) });
-  try {
-    const gc = collector();
-    gc();
-    gc();
-    const before = process.memoryUsage().heapUsed;
-    const startMicros = (Date.now() - 3_600_000) * 1000;
-    const port = agent.udpAddress?.port ?? 0;
-    await sendFromChild({ port, run: 'm', startMicros, packetsPerSecond: 0, calls, invitesOnly: true }, 60_000);
-    await waitUntil(() => countsOf(agent).tracked >= calls, 10_000);
-    const tracked = countsOf(agent).tracked;
-    gc();
-    gc();
-    const after = process.memoryUsage().heapUsed;
-    return { bytesPerCall: tracked === 0 ? Number.NaN : (after - before) / tracked, tracked };
-  } finally {
-    await agent.close();
-  }
+  const pipeline = createPacketPipeline({ settings: agentSettings(tenant), engine, logger: pino({ level: 'silent' }), clock: nowMicros });
+  const template = loadTemplates()[0];
+  const startMicros = (Date.now() - 3_600_000) * 1000;
+  const source = { transport: 'udp' as const, address: '127.0.0.1', port: 9060 };
+  const gc = collector();
+  // One call first, so that lazily built state (string pool, compiled code) is not counted.
+  pipeline.handlePacket(buildPacket(template, 'mm', startMicros, calls, 0), source);
+  gc();
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  for (let seq = 0; seq < calls; seq++) pipeline.handlePacket(buildPacket(template, 'mm', startMicros, seq, 0), source);
+  gc();
+  gc();
+  const after = process.memoryUsage().heapUsed;
+  const tracked = pipeline.tracker.trackedCalls - 1;
+  await pipeline.dispatcher.idle();
+  return { bytesPerCall: tracked <= 0 ? Number.NaN : (after - before) / tracked, tracked };
 }
 
 export async function benchIngest(options: IngestBenchOptions = {}): Promise<BenchRow[]> {
@@ -558,35 +573,59 @@ export async function benchIngest(options: IngestBenchOptions = {}): Promise<Ben
     await measurePipeline(acceptingEngine(engine), storage, 'w', 2_000, false);
     const agentOnly = await measurePipeline(acceptingEngine(engine), storage, 'x', pipelineCalls, false);
     const withEngine = await measurePipeline(engine, storage, 'y', pipelineCalls, true);
-    const results: StepResult[] = [];
-    for (const [i, rate] of rates.entries()) {
-      const result = await runStep(engine, storage, String(i), rate, seconds, drainAllowanceMs);
-      results.push(result);
-      if (!result.passed) break;
-    }
+    const stepUp = async (label: string, stepRates: readonly number[], stepEngine: RatingEngine, verifyStored: boolean): Promise<StepResult[]> => {
+      const results: StepResult[] = [];
+      for (const [i, rate] of stepRates.entries()) {
+        const result = await runStep(stepEngine, storage, `${label}${i}`, rate, seconds, drainAllowanceMs, verifyStored);
+        results.push(result);
+        if (!result.passed) break;
+      }
+      return results;
+    };
+    const results = await stepUp('', rates, engine, true);
+    const agentRates = options.agentOnlyRates ?? [20_000, 30_000, 50_000, 70_000];
+    const agentResults = agentRates.length === 0 ? [] : await stepUp('a', agentRates, acceptingEngine(engine), false);
     const memory = await measureMemory(engine, storage, memoryCalls);
 
-    const best = results.filter((r) => r.passed).at(-1);
-    const failed = results.find((r) => !r.passed);
     const k = (perSecond: number): string => `${(perSecond / 1000).toFixed(1)}k`;
-    const steps = results
-      .map(
-        (r) =>
-          `${k(r.packetsPerSecond)} ${r.passed ? 'ok' : 'FAIL'} (sent ${k(r.sentPerSecond)}/s, drain ${r.drainMs} ms, ` +
-          `agent CPU ${r.cpuMicrosPerPacket.toFixed(0)} µs/pkt, loop stall max ${r.maxLoopStallMs.toFixed(0)} ms` +
-          `${r.kernelDrops === null ? '' : `, kernel drops ${r.kernelDrops}`})`,
-      )
-      .join('; ');
+    const summary = (series: readonly StepResult[], first: number): { ours: string; steps: string } => {
+      const best = series.filter((r) => r.passed).at(-1);
+      const failed = series.find((r) => !r.passed);
+      const steps = series
+        .map(
+          (r) =>
+            `${k(r.packetsPerSecond)} ${r.passed ? 'ok' : 'FAIL'} (sent ${k(r.sentPerSecond)}/s, drain ${r.drainMs} ms, ` +
+            `agent CPU ${r.cpuMicrosPerPacket.toFixed(0)} µs/pkt, loop stall max ${r.maxLoopStallMs.toFixed(0)} ms` +
+            `${r.kernelDrops === null ? '' : `, kernel drops ${r.kernelDrops}`})`,
+        )
+        .join('; ');
+      return {
+        ours: best === undefined ? `< ${k(first)} pkt/s` : `${k(best.packetsPerSecond)} pkt/s (${Math.round(best.packetsPerSecond / PACKETS_PER_CALL)} calls/s)`,
+        steps: `steps: ${steps}${failed === undefined ? '' : `; first failure: ${failed.problems.slice(0, 3).join('; ')}`}`,
+      };
+    };
+    const stored = summary(results, rates[0]);
+    const agentOnlyUdp = summary(agentResults, agentRates[0] ?? 0);
     const engineShare = 1 - agentOnly.cpuMicrosPerPacket / withEngine.cpuMicrosPerPacket;
     return [
       {
         name: `HEP ingest over UDP loopback, ${seconds} s sustained, every call rated`,
-        ours: best === undefined ? `< ${k(rates[0])} pkt/s` : `${k(best.packetsPerSecond)} pkt/s (${Math.round(best.packetsPerSecond / PACKETS_PER_CALL)} calls/s)`,
+        ours: stored.ours,
         peer: 'target: >= 50k pkt/s',
         note:
-          `steps: ${steps}${failed === undefined ? '' : `; first failure: ${failed.problems.slice(0, 3).join('; ')}`}; ` +
-          `pass = no packet lost, every call's 2 transactions stored with the right times and fee, balances right, backlog drained within ${drainAllowanceMs} ms; shared, loaded machine`,
+          `${stored.steps}; pass = no packet lost, every call's 2 transactions stored with the right times and fee, ` +
+          `balances right, backlog drained within ${drainAllowanceMs} ms; shared, loaded machine`,
       },
+      ...(agentResults.length === 0
+        ? []
+        : [
+            {
+              name: `HEP ingest over UDP loopback, ${seconds} s, engine accepting at once`,
+              ours: agentOnlyUdp.ours,
+              peer: 'target: >= 50k pkt/s',
+              note: `the agent and its socket alone (no rating, no storage); ${agentOnlyUdp.steps}; pass = no packet lost, every call begun and ended`,
+            },
+          ]),
       {
         name: 'agent packet path in-process, engine accepting at once',
         ours: `${k(agentOnly.packetsPerSecond)} pkt/s`,
@@ -603,7 +642,7 @@ export async function benchIngest(options: IngestBenchOptions = {}): Promise<Ben
         name: 'memory per tracked call (agent heap)',
         ours: `${Math.round(memory.bytesPerCall)} B/call`,
         peer: 'n/a',
-        note: `heap growth with ${memory.tracked} of ${memoryCalls} open calls (INVITEs only over UDP), after GC`,
+        note: `heap growth with ${memory.tracked} open (ringing) calls fed in-process, after GC (the tracker's call objects, keys and map entries)`,
       },
     ];
   } finally {
@@ -627,6 +666,14 @@ function numberFlag(name: string): number | undefined {
   return index < 0 ? undefined : Number(process.argv[index + 1]);
 }
 
+/** `--rates 1000,2000`; an empty value ("--agent-rates ''") gives an empty list. */
+function listFlag(name: string): number[] | undefined {
+  const index = process.argv.indexOf(name);
+  if (index < 0) return undefined;
+  const value = process.argv[index + 1] ?? '';
+  return value === '' ? [] : value.split(',').map(Number);
+}
+
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const senderIndex = process.argv.indexOf('--sender');
   if (senderIndex >= 0) {
@@ -634,8 +681,14 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     const report = await runSender(job);
     process.send?.(report, () => process.disconnect?.());
   } else {
-    const ratesFlag = process.argv.indexOf('--rates');
-    const rates = ratesFlag < 0 ? undefined : (process.argv[ratesFlag + 1] ?? '').split(',').map(Number);
-    printTable(await benchIngest({ rates, seconds: numberFlag('--seconds'), memoryCalls: numberFlag('--memory-calls'), pipelineCalls: numberFlag('--pipeline-calls') }));
+    printTable(
+      await benchIngest({
+        rates: listFlag('--rates'),
+        seconds: numberFlag('--seconds'),
+        memoryCalls: numberFlag('--memory-calls'),
+        pipelineCalls: numberFlag('--pipeline-calls'),
+        agentOnlyRates: listFlag('--agent-rates'),
+      }),
+    );
   }
 }
