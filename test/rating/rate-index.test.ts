@@ -47,6 +47,16 @@ describe('RateIndex.destinationRate', () => {
     assert.equal(index.destinationRate(ALL, null, AT), null);
   });
 
+  test('any characters, in short and long prefixes', () => {
+    const short = rate('\u00fc\u20ac');
+    const long = rate('sip:\u00fc\u20ac\uffff\u8000-0123456789');
+    const index = new RateIndex([short, long, rate('sip:\u00fc\u20ac\uffff\u8000-0123456788')]);
+    assert.equal(index.destinationRate(ALL, '\u00fc\u20acx', AT), short);
+    assert.equal(index.destinationRate(ALL, 'sip:\u00fc\u20ac\uffff\u8000-0123456789@host', AT), long);
+    assert.equal(index.destinationRate(ALL, 'sip:\u00fc\u20ac\uffff\u8000-012345678', AT), null);
+    assert.equal(index.destinationRate(ALL, '\u00fc\u20ab', AT), null);
+  });
+
   test('ties between equal prefixes go to the cheapest rate, then connect fee, then carrier, then pricelist', () => {
     const expensive = rate('39', { carrier_tag: 'A', rate: 5 });
     const cheapButConnect = rate('39', { carrier_tag: 'B', rate: 2, connect_fee: 10 });
