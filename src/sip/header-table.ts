@@ -1,19 +1,15 @@
-// One pass over the start line and header section of a SIP payload. It records only byte offsets
-// (no strings), and notes where the headers the agent reads on every packet are, so that reading
-// them later needs no search by name.
+// The full header table: one pass over the start line and header section of a SIP payload,
+// recording only byte offsets (no strings). Built when a header is looked up by name, or when
+// the message has folded lines; the per-packet path uses known-headers.ts instead.
 import { COLON, CR, LF, isTokenByte, isWhitespace } from './bytes.ts';
+import { knownHeaderOf, type KnownHeader } from './known-headers.ts';
 
 /** Offsets of each header line; values may span folded continuation lines. */
 export class HeaderTable {
   // Flat layout, five numbers per header: name start, name end, value start, value end, folded.
   private readonly spans: number[] = [];
-  // Index of the first Call-ID / CSeq / From / To / Via / P-Asserted-Identity header, or -1.
-  callId = -1;
-  cseq = -1;
-  from = -1;
-  to = -1;
-  via = -1;
-  pAssertedIdentity = -1;
+  // Index of the first header of each known name (see known-headers.ts), or -1.
+  private readonly firstIndexes: number[] = [-1, -1, -1, -1, -1, -1];
 
   get count(): number {
     return this.spans.length / 5;
@@ -57,51 +53,16 @@ export class HeaderTable {
     return this.spans[index * 5 + 4] === 1;
   }
 
-  /**
-   * Notes header `index` if it is the first of a well-known name. The switch on length and first
-   * byte rejects almost every other name before any comparison.
-   */
+  /** Notes header `index` if it is the first of a known name. */
   classify(payload: Buffer, index: number, start: number, end: number): void {
-    const first = payload[start] | 0x20; // ASCII lower case; names are tokens, so no false hits
-    switch (end - start) {
-      case 1:
-        if (first === 0x69) { if (this.callId === -1) this.callId = index; } // i
-        else if (first === 0x66) { if (this.from === -1) this.from = index; } // f
-        else if (first === 0x74) { if (this.to === -1) this.to = index; } // t
-        else if (first === 0x76) { if (this.via === -1) this.via = index; } // v
-        return;
-      case 2:
-        if (first === 0x74 && (payload[start + 1] | 0x20) === 0x6f && this.to === -1) this.to = index;
-        return;
-      case 3:
-        if (first === 0x76 && this.via === -1 && lowerEquals(payload, start, 'via')) this.via = index;
-        return;
-      case 4:
-        if (first === 0x66) { if (this.from === -1 && lowerEquals(payload, start, 'from')) this.from = index; }
-        else if (first === 0x63) { if (this.cseq === -1 && lowerEquals(payload, start, 'cseq')) this.cseq = index; }
-        return;
-      case 7:
-        if (first === 0x63 && this.callId === -1 && lowerEquals(payload, start, 'call-id')) this.callId = index;
-        return;
-      case 19:
-        if (first === 0x70 && this.pAssertedIdentity === -1 && lowerEquals(payload, start, 'p-asserted-identity')) {
-          this.pAssertedIdentity = index;
-        }
-        return;
-      default:
-        return;
-    }
+    const header = knownHeaderOf(payload, start, end);
+    if (header !== -1 && this.firstIndexes[header] === -1) this.firstIndexes[header] = index;
   }
-}
 
-/** payload[start, start + name.length) equals the lower-case `name`, ignoring ASCII case. */
-function lowerEquals(payload: Buffer, start: number, name: string): boolean {
-  for (let i = 1; i < name.length; i++) {
-    let byte = payload[start + i];
-    if (byte >= 0x41 && byte <= 0x5a) byte += 0x20;
-    if (byte !== name.charCodeAt(i)) return false;
+  /** Index of the first header of a known name, or -1. */
+  firstIndex(header: KnownHeader): number {
+    return this.firstIndexes[header];
   }
-  return true;
 }
 
 export class MessageLayout {

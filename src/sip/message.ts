@@ -1,8 +1,10 @@
-// A SIP message over the captured bytes. Only the layout scan happens up front; every field is
-// decoded on first access and cached, because the agent reads a handful of headers per packet.
+// A SIP message over the captured bytes. Only the scan for the start line and the known headers
+// happens up front; every field is decoded on first access and cached, because the agent reads a
+// handful of headers per packet. Other headers are found through the full table, built on demand.
 // One class with fixed fields (undefined = not decoded yet) keeps property access monomorphic.
 import type { SipMessage, SipNameAddr } from './types.ts';
-import type { HeaderTable } from './header-table.ts';
+import { scanLayout, type HeaderTable } from './header-table.ts';
+import { CALL_ID, CSEQ, FROM, P_ASSERTED_IDENTITY, TO, VIA, type KnownHeader, type KnownHeaders } from './known-headers.ts';
 import { headerNameForms, type HeaderNameForms } from './header-names.ts';
 import { parseNameAddr } from './name-addr.ts';
 import { scanNameAddr } from './name-addr-bytes.ts';
@@ -33,7 +35,8 @@ export class CapturedSipMessage implements SipMessage {
   readonly isRequest: boolean;
   readonly method: string | null;
   readonly statusCode: number | null;
-  private readonly table: HeaderTable;
+  private readonly known: KnownHeaders;
+  private table: HeaderTable | null = null;
   private readonly requestUriStart: number;
   private readonly requestUriEnd: number;
   private cachedRequestUri: string | null | undefined;
@@ -52,7 +55,7 @@ export class CapturedSipMessage implements SipMessage {
    */
   constructor(
     payload: Buffer,
-    table: HeaderTable,
+    known: KnownHeaders,
     isRequest: boolean,
     method: string | null,
     statusCode: number | null,
@@ -61,7 +64,7 @@ export class CapturedSipMessage implements SipMessage {
     requestUri: string | null | undefined,
   ) {
     this.payload = payload;
-    this.table = table;
+    this.known = known;
     this.isRequest = isRequest;
     this.method = method;
     this.statusCode = statusCode;
@@ -80,8 +83,8 @@ export class CapturedSipMessage implements SipMessage {
 
   get callId(): string | null {
     if (this.cachedCallId === undefined) {
-      const index = this.table.callId;
-      this.cachedCallId = index === -1 ? null : this.nonEmpty(this.value(index));
+      const text = this.knownText(CALL_ID);
+      this.cachedCallId = text === null || text.length === 0 ? null : text;
     }
     return this.cachedCallId;
   }
@@ -97,82 +100,104 @@ export class CapturedSipMessage implements SipMessage {
   }
 
   get from(): SipNameAddr | null {
-    if (this.cachedFrom === undefined) this.cachedFrom = this.nameAddr(this.table.from);
+    if (this.cachedFrom === undefined) this.cachedFrom = this.nameAddr(FROM);
     return this.cachedFrom;
   }
 
   get to(): SipNameAddr | null {
-    if (this.cachedTo === undefined) this.cachedTo = this.nameAddr(this.table.to);
+    if (this.cachedTo === undefined) this.cachedTo = this.nameAddr(TO);
     return this.cachedTo;
   }
 
   get pAssertedIdentity(): SipNameAddr | null {
-    if (this.cachedPai === undefined) this.cachedPai = this.nameAddr(this.table.pAssertedIdentity);
+    if (this.cachedPai === undefined) this.cachedPai = this.nameAddr(P_ASSERTED_IDENTITY);
     return this.cachedPai;
   }
 
   get viaBranch(): string | null {
     if (this.cachedViaBranch === undefined) {
-      const index = this.table.via;
-      this.cachedViaBranch = index === -1 ? null : viaBranch(this.value(index));
+      const text = this.knownText(VIA);
+      this.cachedViaBranch = text === null ? null : viaBranch(text);
     }
     return this.cachedViaBranch;
   }
 
   header(name: string): string | null {
     const forms = headerNameForms(name);
-    for (let i = 0; i < this.table.count; i++) {
-      if (this.isNamed(i, forms)) return this.value(i);
+    const table = this.fullTable();
+    for (let i = 0; i < table.count; i++) {
+      if (this.isNamed(table, i, forms)) return this.value(table, i);
     }
     return null;
   }
 
   headers(name: string): string[] {
     const forms = headerNameForms(name);
+    const table = this.fullTable();
     const values: string[] = [];
-    for (let i = 0; i < this.table.count; i++) {
-      if (this.isNamed(i, forms)) values.push(this.value(i));
+    for (let i = 0; i < table.count; i++) {
+      if (this.isNamed(table, i, forms)) values.push(this.value(table, i));
     }
     return values;
   }
 
+  private fullTable(): HeaderTable {
+    if (this.table === null) this.table = scanLayout(this.payload).headers;
+    return this.table;
+  }
+
+  /** The value of the first `header`, unfolded; null when there is none. */
+  private knownText(header: KnownHeader): string | null {
+    const known = this.known;
+    if (!known.folded) {
+      const start = known.valueStart(header);
+      return start === -1 ? null : utf8Text(this.payload, start, known.valueEnd(header));
+    }
+    const table = this.fullTable();
+    const index = table.firstIndex(header);
+    return index === -1 ? null : this.value(table, index);
+  }
+
   private readCSeq(): void {
     this.cseqRead = true;
-    const index = this.table.cseq;
-    if (index === -1) return;
-    const table = this.table;
-    const cseq =
-      (table.isFolded(index) ? null : scanCSeq(this.payload, table.valueStart(index), table.valueEnd(index))) ??
-      parseCSeq(this.value(index));
+    const known = this.known;
+    const start = known.folded ? -1 : known.valueStart(CSEQ);
+    const scanned = start === -1 ? null : scanCSeq(this.payload, start, known.valueEnd(CSEQ));
+    if (scanned !== null) {
+      this.cachedCseqNumber = scanned.number;
+      this.cachedCseqMethod = scanned.method;
+      return;
+    }
+    const text = this.knownText(CSEQ);
+    if (text === null) return;
+    const cseq = parseCSeq(text);
     this.cachedCseqNumber = cseq.number;
     this.cachedCseqMethod = cseq.method;
   }
 
-  private nameAddr(index: number): SipNameAddr | null {
-    if (index === -1) return null;
-    const table = this.table;
-    if (!table.isFolded(index)) {
-      const scanned = scanNameAddr(this.payload, table.valueStart(index), table.valueEnd(index));
+  private nameAddr(header: KnownHeader): SipNameAddr | null {
+    const known = this.known;
+    if (!known.folded) {
+      const start = known.valueStart(header);
+      if (start === -1) return null;
+      const scanned = scanNameAddr(this.payload, start, known.valueEnd(header));
       if (scanned !== null) return scanned;
     }
-    return parseNameAddr(this.value(index));
+    const text = this.knownText(header);
+    return text === null ? null : parseNameAddr(text);
   }
 
-  private nonEmpty(value: string): string | null {
-    return value.length === 0 ? null : value;
-  }
-
-  private isNamed(index: number, forms: HeaderNameForms): boolean {
-    const start = this.table.nameStart(index);
-    const end = this.table.nameEnd(index);
+  private isNamed(table: HeaderTable, index: number, forms: HeaderNameForms): boolean {
+    const start = table.nameStart(index);
+    const end = table.nameEnd(index);
     return (
       equalsIgnoringCase(this.payload, start, end, forms.long) ||
       (forms.compact !== null && equalsIgnoringCase(this.payload, start, end, forms.compact))
     );
   }
 
-  private value(index: number): string {
-    const text = utf8Text(this.payload, this.table.valueStart(index), this.table.valueEnd(index));
-    return this.table.isFolded(index) ? unfold(text) : text;
+  private value(table: HeaderTable, index: number): string {
+    const text = utf8Text(this.payload, table.valueStart(index), table.valueEnd(index));
+    return table.isFolded(index) ? unfold(text) : text;
   }
 }

@@ -1,7 +1,7 @@
 // Entry point of the SIP parser: validates the start line, indexes the headers, and hands back a
 // lazily decoded message. Malformed input is reported, never thrown.
 import type { SipParseResult } from './types.ts';
-import { scanLayout } from './header-table.ts';
+import { scanKnownHeaders } from './known-headers.ts';
 import { parseStartLine, scanStartLine } from './start-line.ts';
 import { methodText } from './methods.ts';
 import { CapturedSipMessage } from './message.ts';
@@ -9,9 +9,9 @@ import { CapturedSipMessage } from './message.ts';
 export function parseSip(payload: Buffer): SipParseResult {
   try {
     if (payload.length === 0) return { ok: false, reason: 'empty payload' };
-    const layout = scanLayout(payload);
-    const start = layout.startLineStart;
-    const end = layout.startLineEnd;
+    const known = scanKnownHeaders(payload);
+    const start = known.startLineStart;
+    const end = known.startLineEnd;
     if (end <= start) return { ok: false, reason: 'no start line' };
     const spans = scanStartLine(payload, start, end);
     if (spans !== null) {
@@ -19,7 +19,7 @@ export function parseSip(payload: Buffer): SipParseResult {
       const statusCode = spans.isRequest ? null : spans.statusCode;
       return {
         ok: true,
-        message: new CapturedSipMessage(payload, layout.headers, spans.isRequest, method, statusCode, spans.uriStart, spans.uriEnd, spans.isRequest ? undefined : null),
+        message: new CapturedSipMessage(payload, known, spans.isRequest, method, statusCode, spans.uriStart, spans.uriEnd, spans.isRequest ? undefined : null),
       };
     }
     // Unusual start lines (extra spaces, bad syntax) go through the text-level parser, which
@@ -29,8 +29,8 @@ export function parseSip(payload: Buffer): SipParseResult {
     const line = parsed.line;
     const message =
       line.kind === 'request'
-        ? new CapturedSipMessage(payload, layout.headers, true, line.method, null, -1, -1, line.requestUri)
-        : new CapturedSipMessage(payload, layout.headers, false, null, line.statusCode, -1, -1, null);
+        ? new CapturedSipMessage(payload, known, true, line.method, null, -1, -1, line.requestUri)
+        : new CapturedSipMessage(payload, known, false, null, line.statusCode, -1, -1, null);
     return { ok: true, message };
   } catch (error) {
     // Defensive only: the scan uses bounds-checked Buffer reads, so this is not expected to happen.

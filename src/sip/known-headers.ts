@@ -1,0 +1,136 @@
+// The per-packet scan: finds the start line and the first Call-ID, CSeq, From, To, Via and
+// P-Asserted-Identity headers without building the full header table (built only when some
+// other header is asked for, see header-table.ts). Lines whose first byte cannot start one of
+// those names are skipped with one memchr.
+import { COLON, CR, LF, isTokenByte, isWhitespace } from './bytes.ts';
+
+export const CALL_ID = 0;
+export const CSEQ = 1;
+export const FROM = 2;
+export const TO = 3;
+export const VIA = 4;
+export const P_ASSERTED_IDENTITY = 5;
+export type KnownHeader = typeof CALL_ID | typeof CSEQ | typeof FROM | typeof TO | typeof VIA | typeof P_ASSERTED_IDENTITY;
+
+/** The known header named by payload[start, end), or -1. Switches on length and first byte first. */
+export function knownHeaderOf(payload: Buffer, start: number, end: number): KnownHeader | -1 {
+  const first = payload[start] | 0x20; // ASCII lower case; names are tokens, so no false hits
+  switch (end - start) {
+    case 1:
+      if (first === 0x69) return CALL_ID; // i
+      if (first === 0x66) return FROM; // f
+      if (first === 0x74) return TO; // t
+      if (first === 0x76) return VIA; // v
+      return -1;
+    case 2:
+      return first === 0x74 && (payload[start + 1] | 0x20) === 0x6f ? TO : -1;
+    case 3:
+      return first === 0x76 && restEquals(payload, start, 'via') ? VIA : -1;
+    case 4:
+      if (first === 0x66) return restEquals(payload, start, 'from') ? FROM : -1;
+      if (first === 0x63) return restEquals(payload, start, 'cseq') ? CSEQ : -1;
+      return -1;
+    case 7:
+      return first === 0x63 && restEquals(payload, start, 'call-id') ? CALL_ID : -1;
+    case 19:
+      return first === 0x70 && restEquals(payload, start, 'p-asserted-identity') ? P_ASSERTED_IDENTITY : -1;
+    default:
+      return -1;
+  }
+}
+
+/** payload[start + 1, start + name.length) equals the rest of the lower-case `name`, ignoring ASCII case. */
+function restEquals(payload: Buffer, start: number, name: string): boolean {
+  for (let i = 1; i < name.length; i++) {
+    let byte = payload[start + i];
+    if (byte >= 0x41 && byte <= 0x5a) byte += 0x20;
+    if (byte !== name.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** First bytes (either case) of the known names and their compact forms: c f i p t v. */
+function mayStartKnownName(byte: number): boolean {
+  const lower = byte | 0x20;
+  return lower === 0x63 || lower === 0x66 || lower === 0x69 || lower === 0x70 || lower === 0x74 || lower === 0x76;
+}
+
+function lineFeedFrom(payload: Buffer, from: number, length: number): number {
+  const lf = payload.indexOf(LF, from);
+  return lf === -1 ? length : lf;
+}
+
+function contentEndOf(payload: Buffer, lineStart: number, lf: number): number {
+  return lf > lineStart && payload[lf - 1] === CR ? lf - 1 : lf;
+}
+
+function trimEnd(payload: Buffer, start: number, end: number): number {
+  let e = end;
+  while (e > start && isWhitespace(payload[e - 1])) e--;
+  return e;
+}
+
+/** Start line bounds and the value span of the first header of each known name. */
+export class KnownHeaders {
+  startLineStart = 0;
+  /** Exclusive, line terminator excluded. */
+  startLineEnd = 0;
+  /** Set when a folded line was met: the spans are then unusable and the full table decides. */
+  folded = false;
+  // Value start and end (exclusive) per known header, -1 when absent; index = header * 2.
+  readonly spans: number[] = [-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1];
+
+  valueStart(header: KnownHeader): number {
+    return this.spans[header * 2];
+  }
+
+  valueEnd(header: KnownHeader): number {
+    return this.spans[header * 2 + 1];
+  }
+}
+
+/**
+ * Same line rules as scanLayout (header-table.ts): junk lines are skipped, a blank line ends the
+ * headers. A continuation line stops the scan with `folded` set, since folding is rare and the
+ * full table handles it.
+ */
+export function scanKnownHeaders(payload: Buffer): KnownHeaders {
+  const known = new KnownHeaders();
+  const spans = known.spans;
+  const length = payload.length;
+  let start = 0;
+  // Stream keep-alives and stray blank lines may precede the start line (RFC 3261 §7.5).
+  while (start < length && (payload[start] === CR || payload[start] === LF)) start++;
+  const firstLf = lineFeedFrom(payload, start, length);
+  known.startLineStart = start;
+  known.startLineEnd = contentEndOf(payload, start, firstLf);
+  let pos = firstLf + 1;
+  while (pos < length) {
+    const first = payload[pos];
+    if (first === LF || (first === CR && (pos + 1 === length || payload[pos + 1] === LF))) break; // blank line
+    if (isWhitespace(first)) {
+      known.folded = true;
+      return known;
+    }
+    let i = pos;
+    if (mayStartKnownName(first)) {
+      while (i < length && isTokenByte(payload[i])) i++;
+      const header = knownHeaderOf(payload, pos, i);
+      if (header !== -1 && spans[header * 2] === -1) {
+        const nameEnd = i;
+        while (i < length && isWhitespace(payload[i])) i++;
+        if (nameEnd > pos && i < length && payload[i] === COLON) {
+          i++;
+          while (i < length && isWhitespace(payload[i])) i++;
+          const lf = lineFeedFrom(payload, i, length);
+          spans[header * 2] = i;
+          spans[header * 2 + 1] = trimEnd(payload, i, contentEndOf(payload, pos, lf));
+          pos = lf + 1;
+          continue;
+        }
+      }
+    }
+    pos = lineFeedFrom(payload, i, length) + 1;
+  }
+  return known;
+}
