@@ -170,7 +170,9 @@ export const ENTITIES: Readonly<Record<EntityName, EntityDescriptor>> = {
 
 /** Fields a list can be sorted by (scalars only; JSON fields sort as "unknown", i.e. natural order). */
 export function isSortableField(entity: EntityDescriptor, field: string): boolean {
+  // Own properties only: inherited names such as "toString" are not fields.
+  if (!Object.hasOwn(entity.fields, field)) return false;
   const kind = entity.fields[field];
-  if (kind === undefined || kind === 'json') return false;
+  if (kind === 'json') return false;
   return field !== 'id' || entity.idSortable;
 }
