@@ -8,6 +8,7 @@ import { formatListenAddress, parseListenAddress, type ListenAddress } from './l
 import { createPacketPipeline, describeSource } from './packet-pipeline.ts';
 import { startTcpListener, type TcpListener } from './tcp.ts';
 import { startUdpListener, type UdpListener } from './udp.ts';
+import { startThreadedUdpListener } from './udp-thread.ts';
 
 export interface HepAgentSettings {
   hep_listen_udp: string;
@@ -49,6 +50,11 @@ export interface HepAgentOptions {
   failureSettleSeconds?: number;
   /** Kernel receive buffer of the UDP socket. Default 8 MiB (capped by the kernel). */
   udpReceiveBufferBytes?: number;
+  /**
+   * Receive UDP on a thread of its own, which keeps emptying the socket while the main thread is
+   * busy (rating, storage, GC) and hands datagrams over in batches. Default true.
+   */
+  udpReceiveThread?: boolean;
 }
 
 /**
@@ -79,12 +85,13 @@ export async function startHepAgent(options: HepAgentOptions): Promise<HepAgent>
   let tcp: TcpListener | null = null;
   try {
     if (udpListen !== null) {
-      udp = await startUdpListener({
+      const udpOptions = {
         listen: udpListen,
         onPacket: handlePacket,
-        onError: (error) => logger.warn({ err: error }, 'HEP UDP socket error'),
+        onError: (error: Error) => logger.warn({ err: error }, 'HEP UDP socket error'),
         receiveBufferBytes: options.udpReceiveBufferBytes ?? DEFAULT_UDP_RECEIVE_BUFFER_BYTES,
-      });
+      };
+      udp = (options.udpReceiveThread ?? true) ? await startThreadedUdpListener(udpOptions) : await startUdpListener(udpOptions);
     }
     if (tcpListen !== null) {
       tcp = await startTcpListener({
@@ -132,7 +139,10 @@ export async function startHepAgent(options: HepAgentOptions): Promise<HepAgent>
           udp: udp === null ? null : formatListenAddress(udp.address),
           tcp: tcp === null ? null : formatListenAddress(tcp.address),
           udp_receive_buffer_bytes: udp?.receiveBufferBytes ?? null,
+          udp_receive_thread: udp !== null && 'droppedBacklog' in udp,
         },
+        /** Datagrams the receiving thread dropped because too many bytes waited to be handled. */
+        udp_backlog_drops: udp !== null && 'droppedBacklog' in udp ? udp.droppedBacklog : 0,
         packets: { udp: { ...counters.packets.udp }, tcp: { ...counters.packets.tcp } },
         decode_errors: { ...counters.decodeErrors },
         tcp: {
