@@ -55,3 +55,23 @@ test('a deleted rate disappears from the rebuilt index', async () => {
   await storage.transaction((repo) => repo.delete('pricelist_rate', { key: { tenant: 't3', pricelist_tag: 'P', prefix: '33', carrier_tag: 'C' } }));
   assert.equal((await storage.transaction((repo) => cache.forTenant(repo, 't3'))).size, 0);
 });
+
+test('a rolled-back rate edit is never served, even when a later edit reaches the same version count', async () => {
+  await putRate('t4', '49', 4);
+  const cache = new RateIndexCache();
+  assert.equal((await storage.transaction((repo) => cache.forTenant(repo, 't4'))).destinationRate(ALL, '4912', 0)?.rate, 4);
+
+  // An edit whose transaction fails after the cache has seen it (and indexed its rates).
+  const rolledBack = storage.transaction(async (repo) => {
+    await repo.upsert('pricelist_rate', { key: { tenant: 't4', pricelist_tag: 'P', prefix: '491', carrier_tag: 'C' } }, { active: true, rate: 1 });
+    assert.equal((await cache.forTenant(repo, 't4')).destinationRate(ALL, '4912', 0)?.rate, 1);
+    throw new Error('undo the edit');
+  });
+  await assert.rejects(rolledBack, /undo the edit/);
+
+  // A different committed edit: with a plain counter it would bring back the rolled-back version.
+  await putRate('t4', '4999', 9);
+  const index = await storage.transaction((repo) => cache.forTenant(repo, 't4'));
+  assert.equal(index.destinationRate(ALL, '4912', 0)?.rate, 4, 'the rolled-back rate 491 must not be served');
+  assert.equal(index.destinationRate(ALL, '49991', 0)?.rate, 9);
+});

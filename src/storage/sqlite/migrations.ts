@@ -2,7 +2,7 @@
 // and is recorded in schema_migrations; the applied set is re-read inside that transaction so
 // that two processes starting on the same file cannot apply a migration twice.
 import type Database from 'better-sqlite3';
-import { initialSchemaDdl } from './schema.ts';
+import { initialSchemaDdl, uniqueRatesVersionDdl } from './schema.ts';
 import { SEQUENCE_COLUMN } from './sql-names.ts';
 import { TABLE_SPECS } from './table-spec.ts';
 
@@ -17,7 +17,10 @@ export interface Migration {
  * from the field catalogue, so a field added to ENTITIES later needs a migration that adds its
  * column to databases created before (verifyCatalogueColumns reports the ones missing).
  */
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial schema', sql: initialSchemaDdl }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'initial schema', sql: initialSchemaDdl },
+  { version: 2, name: 'unique random rates versions', sql: uniqueRatesVersionDdl },
+];
 
 const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
   version INTEGER NOT NULL PRIMARY KEY,

@@ -70,6 +70,41 @@ function ratesVersionTriggers(table: string): string {
   ].join('\n');
 }
 
+// Version 2 (migration 2): a plain counter can come back. A transaction that bumped it to N+1 and
+// was rolled back after a rate cache indexed its rates leaves N behind, and the next committed
+// edit makes N+1 again: the cache would then serve the rolled-back rates. So every bump draws a
+// fresh random value of 52 bits instead (a safe integer; a repeat is a 1 in 2^52 chance), never 0,
+// which stands for "never written".
+const RANDOM_VERSION = '(1 + abs(random() % 4503599627370495))';
+
+function bumpToRandomVersion(tenantExpression: string): string {
+  return (
+    `INSERT INTO ${RATES_VERSION_TABLE} (tenant, version) VALUES (${tenantExpression}, ${RANDOM_VERSION}) ` +
+    `ON CONFLICT (tenant) DO UPDATE SET version = excluded.version;`
+  );
+}
+
+/** Replaces the counting triggers of version 1 by ones that bump to a unique random version. */
+export function uniqueRatesVersionDdl(): string {
+  const statements: string[] = [];
+  for (const entity of RATE_ENTITIES) {
+    const table = TABLE_SPECS[entity].entity.table;
+    const trigger = (event: string): string => q(`${table}_rates_version_${event}`);
+    statements.push(
+      `DROP TRIGGER IF EXISTS ${trigger('insert')};`,
+      `DROP TRIGGER IF EXISTS ${trigger('delete')};`,
+      `DROP TRIGGER IF EXISTS ${trigger('update')};`,
+      `CREATE TRIGGER ${trigger('insert')} AFTER INSERT ON ${q(table)} BEGIN ${bumpToRandomVersion('NEW.tenant')} END;`,
+      `CREATE TRIGGER ${trigger('delete')} AFTER DELETE ON ${q(table)} BEGIN ${bumpToRandomVersion('OLD.tenant')} END;`,
+      `CREATE TRIGGER ${trigger('update')} AFTER UPDATE ON ${q(table)} BEGIN ` +
+        `${bumpToRandomVersion('OLD.tenant')} ` +
+        `INSERT INTO ${RATES_VERSION_TABLE} (tenant, version) SELECT NEW.tenant, ${RANDOM_VERSION} WHERE NEW.tenant <> OLD.tenant ` +
+        `ON CONFLICT (tenant) DO UPDATE SET version = excluded.version; END;`,
+    );
+  }
+  return statements.join('\n');
+}
+
 export function initialSchemaDdl(): string {
   const statements: string[] = [];
   for (const spec of Object.values(TABLE_SPECS)) statements.push(entityTableDdl(spec));
