@@ -121,9 +121,6 @@ function isTokenChar(byte: number): boolean {
  * that parseStartLine decides (and words its reason) exactly as for any other line.
  */
 export function scanStartLine(payload: Buffer, start: number, end: number): StartLineSpans | null {
-  for (let i = start; i < end; i++) {
-    if (isControlByte(payload[i])) return null;
-  }
   const versionEnd = sipVersionEnd(payload, start, end);
   if (versionEnd !== -1) {
     if (versionEnd + 4 > end || payload[versionEnd] !== 0x20) return null;
@@ -133,8 +130,13 @@ export function scanStartLine(payload: Buffer, start: number, end: number): Star
     if (c0 < 1 || c0 > 6 || c1 < 0 || c1 > 9 || c2 < 0 || c2 > 9) return null;
     const after = versionEnd + 4;
     if (after < end && payload[after] !== 0x20 && payload[after] !== 0x09) return null;
+    // The reason phrase is the only part not checked byte by byte above.
+    for (let i = after; i < end; i++) {
+      if (isControlByte(payload[i])) return null;
+    }
     return new StartLineSpans(false, -1, -1, -1, -1, c0 * 100 + c1 * 10 + c2);
   }
+  // Token, version and separator bytes are never control bytes; only the URI needs checking.
   let i = start;
   while (i < end && isTokenChar(payload[i])) i++;
   const methodEnd = i;
@@ -143,7 +145,9 @@ export function scanStartLine(payload: Buffer, start: number, end: number): Star
   let colon = false;
   i = uriStart;
   while (i < end && payload[i] !== 0x20 && payload[i] !== 0x09) {
-    if (payload[i] === 0x3a) colon = true;
+    const byte = payload[i];
+    if (byte === 0x3a) colon = true;
+    else if (isControlByte(byte)) return null;
     i++;
   }
   const uriEnd = i;
