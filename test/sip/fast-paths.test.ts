@@ -1,0 +1,168 @@
+// Differential property tests: each byte-level fast path must give exactly what the text-level
+// parser it stands in for gives, on every input it accepts (returning null hands the input to the
+// text parser, so only the accepted inputs need checking). The inputs are built from the
+// characters that steer those parsers: separators, quotes, brackets, escapes, whitespace of every
+// kind, control bytes and non-ASCII text.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { parseNameAddr } from '../../src/sip/name-addr.ts';
+import { scanNameAddr } from '../../src/sip/name-addr-bytes.ts';
+import { parseCSeq, scanCSeq } from '../../src/sip/cseq.ts';
+import { parseStartLine, scanStartLine } from '../../src/sip/start-line.ts';
+import { CALL_ID, CSEQ, FROM, P_ASSERTED_IDENTITY, TO, VIA, scanKnownHeaders, type KnownHeader } from '../../src/sip/known-headers.ts';
+import { scanLayout } from '../../src/sip/header-table.ts';
+import { methodText } from '../../src/sip/methods.ts';
+import { parseSip } from '../../src/sip/index.ts';
+
+const RUNS = { numRuns: 3000, seed: 20261202 };
+
+const PIECES = [
+  'sip', 'SIP', 'sips', 'tel', 'Sip', 'x-y', ':', '@', ';', '?', '<', '>', '"', '\\', ',', '=', '[', ']', '::1',
+  'tag', 'TAG', 'Tag', 'tag=', 'user', '1000', '5060', '99999', 'host.example.com', '.', '+', '-',
+  ' ', ' ', '  ', '\t', '\r', '\n', '\x0b', '\x0c', '\x00', '\x10', '\x7f', 'é', '\u00a0', '\u3000', '\xff',
+  'a', 'B', '0', '9', 'INVITE', 'BYE', 'ack',
+];
+
+const text = fc.array(fc.constantFrom(...PIECES), { maxLength: 24 }).map((parts) => parts.join(''));
+
+const noise = fc.array(fc.constantFrom(...PIECES), { maxLength: 2 }).map((parts) => parts.join(''));
+
+/** Name-addr shaped values, with a little noise spliced in somewhere. */
+const nameAddrLike = fc
+  .tuple(
+    fc.constantFrom('', '"Alice" ', 'Bob ', '"a<b" ', '"" ', '"x', ' ', '"Doe, J" '),
+    fc.constantFrom('<', '', ' < '),
+    fc.constantFrom('sip:', 'SIPS:', 'tel:', 'x-y:', 'sip', ':', 'Sip:', 's\x10p:', '1ip:'),
+    fc.constantFrom('', '1000@', 'a:pw@', '@', '+39;npdi@', 'u@v@'),
+    fc.constantFrom('host.example.com', '[::1]', '[]', '[::1]x', 'h o', '', '10.0.0.1', 'h\tx'),
+    fc.constantFrom('', ':5060', ':99999', ':', ':5a', ':123456', ':65535'),
+    fc.constantFrom('', ';transport=udp', '?h=1', ';lr'),
+    fc.constantFrom('>', '', ' >'),
+    fc.constantFrom('', ';tag=1', ' ; TAG = x ', ';tag', ';foo=1;tag=abc', ';tag=', ';tag="q"', ';;tag=z', ';tag=a;tag=b', ';tag= x ;lr'),
+    noise,
+    fc.nat(),
+  )
+  .map(([display, open, scheme, user, host, port, uriParams, close, params, extra, at]) => {
+    const value = `${display}${open}${scheme}${user}${host}${port}${uriParams}${close}${params}`;
+    const cut = at % (value.length + 1);
+    return `${value.slice(0, cut)}${extra}${value.slice(cut)}`;
+  });
+
+/** Header values reach the fast paths trimmed of spaces and tabs by the scan. */
+function trimmedBounds(bytes: Buffer): { start: number; end: number } {
+  let start = 0;
+  let end = bytes.length;
+  while (start < end && (bytes[start] === 0x20 || bytes[start] === 0x09)) start++;
+  while (end > start && (bytes[end - 1] === 0x20 || bytes[end - 1] === 0x09)) end--;
+  return { start, end };
+}
+
+describe('SIP fast paths agree with the text parsers', () => {
+  test('name-addr', () => {
+    fc.assert(
+      fc.property(fc.oneof(text, nameAddrLike), (value) => {
+        const bytes = Buffer.from(`  ${value}\t`, 'utf8');
+        const { start, end } = trimmedBounds(bytes);
+        const fast = scanNameAddr(bytes, start, end);
+        if (fast !== null) assert.deepEqual(fast, parseNameAddr(bytes.toString('utf8', start, end)), JSON.stringify(value));
+      }),
+      RUNS,
+    );
+  });
+
+  test('name-addr: the common shapes take the fast path', () => {
+    for (const value of [
+      '"Alice" <sip:1000@sip.example.com>;tag=22197SIPpTag001',
+      '<sip:1001@sip.example.com>',
+      'sipp <sip:1000@192.168.192.2:5060>;tag=1',
+      'sip:bob@[2001:db8::1]:5070;tag=x',
+      '<tel:+390612345;phone-context=example.com>;tag=t',
+    ]) {
+      const bytes = Buffer.from(value, 'latin1');
+      const fast = scanNameAddr(bytes, 0, bytes.length);
+      assert.notEqual(fast, null, value);
+      assert.deepEqual(fast, parseNameAddr(value), value);
+    }
+  });
+
+  test('CSeq', () => {
+    const cseq = fc.tuple(fc.constantFrom('', '0', '1', '42', '2147483647', '2147483648', '99999999999', '007'), text).map(([n, rest]) => `${n}${rest}`);
+    fc.assert(
+      fc.property(cseq, (value) => {
+        const bytes = Buffer.from(value, 'utf8');
+        const { start, end } = trimmedBounds(bytes);
+        const fast = scanCSeq(bytes, start, end);
+        if (fast !== null) assert.deepEqual(fast, parseCSeq(bytes.toString('utf8', start, end)), JSON.stringify(value));
+      }),
+      RUNS,
+    );
+  });
+
+  test('start line', () => {
+    const line = fc.oneof(
+      text,
+      fc.tuple(fc.constantFrom('INVITE', 'BYE', 'inv!te', 'SIP/2.0', 'sip/2.0', 'é'), fc.constantFrom(' ', '  ', '\t'), text, fc.constantFrom(' SIP/2.0', ' sip/1.10', ' SIP/2.', ' SIP/2.0 ', ''))
+        .map((parts) => parts.join('')),
+      fc.tuple(fc.constantFrom('SIP/2.0 ', 'SiP/12.3 ', 'SIP/2.0  '), fc.constantFrom('100', '200', '699', '700', '099', '20', '2000'), text)
+        .map((parts) => parts.join('')),
+    );
+    fc.assert(
+      fc.property(line, (value) => {
+        const bytes = Buffer.from(value, 'utf8');
+        const spans = scanStartLine(bytes, 0, bytes.length);
+        if (spans === null) return;
+        const reference = parseStartLine(value);
+        assert.ok(reference.ok, JSON.stringify(value));
+        if (reference.line.kind === 'request') {
+          assert.equal(spans.isRequest, true);
+          assert.equal(methodText(bytes, spans.methodStart, spans.methodEnd), reference.line.method);
+          assert.equal(bytes.toString('utf8', spans.uriStart, spans.uriEnd), reference.line.requestUri);
+        } else {
+          assert.equal(spans.isRequest, false);
+          assert.equal(spans.statusCode, reference.line.statusCode);
+        }
+      }),
+      RUNS,
+    );
+  });
+
+  test('known headers are where the full table finds them', () => {
+    const name = fc.constantFrom('Call-ID', 'call-id', 'i', 'I', 'CSeq', 'cseq', 'From', 'f', 'To', 'TO', 't', 'Via', 'v', 'P-Asserted-Identity', 'Contact', 'Fro', 'Tox', 'C', 'p');
+    const line = fc.oneof(
+      fc.tuple(name, fc.constantFrom(':', ' :', '\t: ', ': ', ' '), text).map((parts) => parts.join('')),
+      text,
+      fc.constantFrom('', ' folded', '\tfolded', '\r'),
+    );
+    const message = fc.tuple(fc.array(line, { maxLength: 12 }), fc.constantFrom('\r\n', '\n', '\r')).map(
+      ([lines, end]) => ['\r\nINVITE sip:a@b SIP/2.0', ...lines].join(end),
+    );
+    const headers: readonly KnownHeader[] = [CALL_ID, CSEQ, FROM, TO, VIA, P_ASSERTED_IDENTITY];
+    fc.assert(
+      fc.property(message, (value) => {
+        const bytes = Buffer.from(value, 'utf8');
+        const known = scanKnownHeaders(bytes);
+        const layout = scanLayout(bytes);
+        assert.equal(known.startLineStart, layout.startLineStart);
+        assert.equal(known.startLineEnd, layout.startLineEnd);
+        if (known.folded) return;
+        for (const header of headers) {
+          const index = layout.headers.firstIndex(header);
+          assert.equal(known.valueStart(header), index === -1 ? -1 : layout.headers.valueStart(index), `${JSON.stringify(value)} ${header}`);
+          assert.equal(known.valueEnd(header), index === -1 ? -1 : layout.headers.valueEnd(index), `${JSON.stringify(value)} ${header}`);
+          if (index !== -1) assert.equal(layout.headers.isFolded(index), false);
+        }
+      }),
+      RUNS,
+    );
+  });
+
+  test('a folded known header is read through the full table', () => {
+    const result = parseSip(Buffer.from('BYE sip:a@b SIP/2.0\r\nCall-ID: abc\r\n def\r\nCSeq: 7\r\n  BYE\r\nFrom: <sip:x@y>\r\n ;tag=9\r\n\r\n'));
+    assert.ok(result.ok);
+    assert.equal(result.message.callId, 'abc def');
+    assert.equal(result.message.cseqNumber, 7);
+    assert.equal(result.message.cseqMethod, 'BYE');
+    assert.equal(result.message.from?.tag, '9');
+  });
+});
