@@ -216,7 +216,7 @@ async function runSender(job: SenderJob): Promise<SenderReport> {
 }
 
 /** Runs the sender in a child process; resolves with its report. Killed if it overruns. */
-function sendFromChild(job: SenderJob, timeoutMs: number): Promise<SenderReport> {
+export function sendFromChild(job: SenderJob, timeoutMs: number): Promise<SenderReport> {
   return new Promise<SenderReport>((resolve, reject) => {
     const child = fork(fileURLToPath(import.meta.url), ['--sender', JSON.stringify(job)], {
       execArgv: ['--import', 'tsx'],

@@ -21,12 +21,12 @@ const DEFAULT_MAX_BACKLOG_BYTES = 64 * 1024 * 1024;
 // Plain JavaScript run with eval: the thread must start without the TypeScript loader.
 const RECEIVER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-// At most two batches handed over and not yet handled, of at most 256 KiB: while the main thread
+// At most two batches handed over and not yet handled, of at most 128 KiB: while the main thread
 // is busy, batches wait here instead of queueing as messages, so the main thread takes one
 // bounded batch per turn of its event loop and its own work (engine operations, timers, the
 // API) runs in between.
 const MAX_OUTSTANDING = 2;
-const MAX_BATCH_BYTES = 262144;
+const MAX_BATCH_BYTES = 131072;
 const { createSocket } = require('node:dgram');
 const socket = createSocket({ type: workerData.type });
 let backlog = 0;
@@ -169,7 +169,11 @@ export async function startThreadedUdpListener(
       handler(bytes.subarray(start, end), source);
       start = end;
     }
-    worker.postMessage({ kind: 'handled', bytes: batch.data.byteLength });
+    // Acknowledged after a turn of the event loop, not at once: the next batch would otherwise
+    // be taken in the same run of port messages, again and again, with no room left for the
+    // engine operations these packets started, for timers, or for the API.
+    const bytesHandled = batch.data.byteLength;
+    setImmediate(() => worker.postMessage({ kind: 'handled', bytes: bytesHandled }));
   };
 
   const bound = await new Promise<{ host: string; port: number; granted: number }>((resolve, reject) => {
