@@ -49,10 +49,58 @@ function restEquals(payload: Buffer, start: number, name: string): boolean {
   return true;
 }
 
-/** First bytes (either case) of the known names and their compact forms: c f i p t v. */
-function mayStartKnownName(byte: number): boolean {
-  const lower = byte | 0x20;
-  return lower === 0x63 || lower === 0x66 || lower === 0x69 || lower === 0x70 || lower === 0x74 || lower === 0x76;
+/** payload[pos, pos + name.length) equals the lower-case `name` after its first byte, ignoring ASCII case. */
+function restMatches(payload: Buffer, pos: number, length: number, name: string): boolean {
+  return pos + name.length <= length && restEquals(payload, pos, name);
+}
+
+/**
+ * The known header whose name starts the line at `pos`, as `header + 8 * name length`, or -1.
+ * Matches the names themselves rather than scanning each line's name first, so most other
+ * header lines are rejected on their first or second byte.
+ */
+function knownNameAt(payload: Buffer, pos: number, length: number): number {
+  let header = -1;
+  let nameLength = 1;
+  switch (payload[pos] | 0x20) {
+    case 0x63: // c
+      if (restMatches(payload, pos, length, 'call-id')) {
+        header = CALL_ID;
+        nameLength = 7;
+      } else if (restMatches(payload, pos, length, 'cseq')) {
+        header = CSEQ;
+        nameLength = 4;
+      }
+      break;
+    case 0x66: // f
+      header = FROM;
+      if (restMatches(payload, pos, length, 'from')) nameLength = 4;
+      break;
+    case 0x69: // i
+      header = CALL_ID;
+      break;
+    case 0x70: // p
+      if (restMatches(payload, pos, length, 'p-asserted-identity')) {
+        header = P_ASSERTED_IDENTITY;
+        nameLength = 19;
+      }
+      break;
+    case 0x74: // t
+      header = TO;
+      if (restMatches(payload, pos, length, 'to')) nameLength = 2;
+      break;
+    case 0x76: // v
+      header = VIA;
+      if (restMatches(payload, pos, length, 'via')) nameLength = 3;
+      break;
+    default:
+      return -1;
+  }
+  if (header === -1) return -1;
+  const end = pos + nameLength;
+  // The whole token must be the name: "Fromage" or "Tx" are other headers.
+  if (end < length && isTokenByte(payload[end])) return -1;
+  return header + 8 * nameLength;
 }
 
 function lineFeedFrom(payload: Buffer, from: number, length: number): number {
@@ -113,21 +161,19 @@ export function scanKnownHeaders(payload: Buffer): KnownHeaders {
       return known;
     }
     let i = pos;
-    if (mayStartKnownName(first)) {
-      while (i < length && isTokenByte(payload[i])) i++;
-      const header = knownHeaderOf(payload, pos, i);
-      if (header !== -1 && spans[header * 2] === -1) {
-        const nameEnd = i;
+    const match = knownNameAt(payload, pos, length);
+    if (match !== -1 && spans[(match & 7) * 2] === -1) {
+      const slot = (match & 7) * 2;
+      i = pos + (match >> 3);
+      while (i < length && isWhitespace(payload[i])) i++;
+      if (i < length && payload[i] === COLON) {
+        i++;
         while (i < length && isWhitespace(payload[i])) i++;
-        if (nameEnd > pos && i < length && payload[i] === COLON) {
-          i++;
-          while (i < length && isWhitespace(payload[i])) i++;
-          const lf = lineFeedFrom(payload, i, length);
-          spans[header * 2] = i;
-          spans[header * 2 + 1] = trimEnd(payload, i, contentEndOf(payload, pos, lf));
-          pos = lf + 1;
-          continue;
-        }
+        const lf = lineFeedFrom(payload, i, length);
+        spans[slot] = i;
+        spans[slot + 1] = trimEnd(payload, i, contentEndOf(payload, pos, lf));
+        pos = lf + 1;
+        continue;
       }
     }
     pos = lineFeedFrom(payload, i, length) + 1;
