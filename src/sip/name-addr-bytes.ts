@@ -154,12 +154,14 @@ function tagOf(payload: Buffer, start: number, end: number, raw: string, base: n
 }
 
 // What each byte means to the first pass over a value: 0 plain, 1 not handled here (controls,
-// tab, non-ASCII, backslash, comma), 2 double quote, 3 '<'. A table keeps that pass to one lookup
-// and one test per byte.
+// tab, non-ASCII, backslash, comma), then the bytes whose first positions the parse needs. A
+// table keeps that pass to one lookup and one test per ordinary byte.
 const PLAIN = 0;
 const UNHANDLED = 1;
 const QUOTE_CLASS = 2;
 const LT_CLASS = 3;
+const GT_CLASS = 4;
+const SEMICOLON_CLASS = 5;
 const BYTE_CLASS: Uint8Array = (() => {
   const table = new Uint8Array(256).fill(UNHANDLED);
   for (let byte = 0x20; byte <= 0x7e; byte++) table[byte] = PLAIN;
@@ -167,6 +169,8 @@ const BYTE_CLASS: Uint8Array = (() => {
   table[COMMA] = UNHANDLED;
   table[QUOTE] = QUOTE_CLASS;
   table[LT] = LT_CLASS;
+  table[GT] = GT_CLASS;
+  table[SEMICOLON] = SEMICOLON_CLASS;
   return table;
 })();
 
@@ -176,19 +180,27 @@ const BYTE_CLASS: Uint8Array = (() => {
  */
 export function scanNameAddr(payload: Buffer, start: number, end: number): SipNameAddr | null {
   if (end <= start) return null;
+  // One pass finds the first '<' outside quotes, the first '>' after it and the first ';'.
   let lt = -1;
+  let gt = -1;
+  let semi = -1;
   let inQuotes = false;
   for (let i = start; i < end; i++) {
     const kind = BYTE_CLASS[payload[i]];
     if (kind === PLAIN) continue;
     if (kind === UNHANDLED) return null;
     if (kind === QUOTE_CLASS) inQuotes = !inQuotes;
-    else if (!inQuotes && lt === -1) lt = i;
+    else if (kind === LT_CLASS) {
+      if (!inQuotes && lt === -1) lt = i;
+    } else if (kind === GT_CLASS) {
+      if (lt !== -1 && gt === -1) gt = i;
+    } else if (semi === -1) {
+      semi = i;
+    }
   }
   const raw = asciiText(payload, start, end);
   if (lt === -1) {
     // Without <>, everything after the first ';' is a header parameter (RFC 3261 §20.10).
-    const semi = indexIn(payload, SEMICOLON, start, end);
     const uri = uriOf(payload, start, semi === -1 ? end : semi, raw, start);
     return { raw, displayName: null, uri, tag: semi === -1 ? null : tagOf(payload, semi, end, raw, start) };
   }
@@ -199,7 +211,6 @@ export function scanNameAddr(payload: Buffer, start: number, end: number): SipNa
     displayStart++;
     displayEnd--;
   }
-  const gt = indexIn(payload, GT, lt + 1, end);
   const uri = uriOf(payload, lt + 1, gt === -1 ? end : gt, raw, start);
   return {
     raw,
