@@ -491,6 +491,23 @@ describe('HEP agent and the rating engine', () => {
     assert.deepEqual(engine.calls.map((c) => c.method), ['beginTransaction', 'endTransaction']);
   });
 
+  for (const udpReceiveThread of [true, false]) {
+    test(`UDP received ${udpReceiveThread ? 'on its own thread (default)' : 'on the main thread'}: the call is rated the same`, async () => {
+      const engine = new RecordingEngine();
+      const agent = await startHepAgent({ settings: settings({ hep_listen_tcp: '' }), engine, logger: silentLogger(), udpReceiveThread });
+      try {
+        assert.equal(stat(agent, 'listeners', 'udp_receive_thread'), udpReceiveThread);
+        await sendUdp(agent.udpAddress!.port, KAMAILIO_UDP);
+        await settled(agent, engine, 2);
+        assert.deepEqual(byTag(engine, '1-20739@127.0.0.1'), ['beginTransaction', 'endTransaction']);
+        assert.equal(stat(agent, 'packets', 'udp', 'total'), 6);
+        assert.equal(stat(agent, 'udp_backlog_drops'), 0);
+      } finally {
+        await agent.close();
+      }
+    });
+  }
+
   test('the UDP receive buffer is raised (8 MiB asked by default) and shown in the stats', async () => {
     const small = await startHepAgent({ settings: settings({ hep_listen_tcp: '' }), engine: new RecordingEngine(), logger: silentLogger(), udpReceiveBufferBytes: 64 * 1024 });
     const large = await startHepAgent({ settings: settings({ hep_listen_tcp: '' }), engine: new RecordingEngine(), logger: silentLogger() });
