@@ -95,7 +95,17 @@ socket.on('message', (packet, remote) => {
     setImmediate(endOfRun);
   }
 });
-socket.on('error', (error) => parentPort.postMessage({ kind: 'error', message: String(error && error.message) }));
+let bound = false;
+socket.on('error', (error) => {
+  const message = String(error && error.message);
+  if (bound) {
+    parentPort.postMessage({ kind: 'error', message });
+  } else {
+    // Not bound (port in use, address not local...): the listener cannot start.
+    parentPort.postMessage({ kind: 'bindError', message, code: String(error && error.code) });
+    parentPort.close();
+  }
+});
 parentPort.on('message', (message) => {
   if (message.kind === 'handled') {
     backlog -= message.bytes;
@@ -113,8 +123,9 @@ socket.bind(workerData.port, workerData.host, () => {
     parentPort.postMessage({ kind: 'error', message: String(error && error.message) });
   }
   granted = socket.getRecvBufferSize();
-  const bound = socket.address();
-  parentPort.postMessage({ kind: 'bound', host: bound.address, port: bound.port, granted });
+  const address = socket.address();
+  bound = true;
+  parentPort.postMessage({ kind: 'bound', host: address.address, port: address.port, granted });
 });
 `;
 
@@ -130,6 +141,7 @@ interface BatchMessage {
 type ReceiverMessage =
   | BatchMessage
   | { kind: 'bound'; host: string; port: number; granted: number }
+  | { kind: 'bindError'; message: string; code: string }
   | { kind: 'dropped'; dropped: number }
   | { kind: 'error'; message: string };
 
@@ -185,6 +197,8 @@ export async function startThreadedUdpListener(
       if (message.kind === 'bound') {
         worker.off('error', onStartupError);
         resolve(message);
+      } else if (message.kind === 'bindError') {
+        reject(Object.assign(new Error(message.message), { code: message.code }));
       } else if (message.kind === 'error') {
         onError(new Error(message.message));
       } else if (message.kind === 'dropped') {

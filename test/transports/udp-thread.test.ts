@@ -62,3 +62,15 @@ test('beyond the backlog bound, datagrams are dropped and counted instead of que
     await listener.close();
   }
 });
+
+test('a port already in use fails the start with the socket error, and the thread ends', async () => {
+  const first = await startThreadedUdpListener({ listen: { host: '127.0.0.1', port: 0 }, onPacket: () => {}, onError: () => {} });
+  try {
+    await assert.rejects(
+      startThreadedUdpListener({ listen: { host: '127.0.0.1', port: first.address.port }, onPacket: () => {}, onError: () => {} }),
+      (error: unknown) => error instanceof Error && /EADDRINUSE/.test(error.message) && (error as NodeJS.ErrnoException).code === 'EADDRINUSE',
+    );
+  } finally {
+    await first.close();
+  }
+});
