@@ -15,10 +15,6 @@ export function isWhitespace(byte: number): boolean {
   return byte === SP || byte === HT;
 }
 
-export function isDigit(byte: number): boolean {
-  return byte >= 0x30 && byte <= 0x39;
-}
-
 /** RFC 3261 token characters: alphanumerics and - . ! % * _ + ` ' ~ (1 = token byte). */
 const TOKEN_BYTES: Uint8Array = (() => {
   const table = new Uint8Array(256);
@@ -34,12 +30,25 @@ export function isTokenByte(byte: number): boolean {
   return TOKEN_BYTES[byte] === 1;
 }
 
-/** Index of the first `byte` in payload[from, end), or -1. A JS loop: short spans do not pay for a native call. */
-export function indexOfByte(payload: Buffer, byte: number, from: number, end: number): number {
-  for (let i = from; i < end; i++) {
-    if (payload[i] === byte) return i;
-  }
-  return -1;
+/**
+ * Offset of the next LF at or after `from`, or the payload length. Buffer's indexOf (memchr) beats
+ * a byte loop once a line's value is longer than a few bytes, which nearly all are.
+ */
+export function lineFeedFrom(payload: Buffer, from: number, length: number): number {
+  const lf = payload.indexOf(LF, from);
+  return lf === -1 ? length : lf;
+}
+
+/** End of a line's content: the LF (or payload end) at `lf`, minus a CR right before it. */
+export function contentEndOf(payload: Buffer, lineStart: number, lf: number): number {
+  return lf > lineStart && payload[lf - 1] === CR ? lf - 1 : lf;
+}
+
+/** `end` moved back over spaces and tabs, not before `start`. */
+export function trimEnd(payload: Buffer, start: number, end: number): number {
+  let e = end;
+  while (e > start && isWhitespace(payload[e - 1])) e--;
+  return e;
 }
 
 /** Compares payload[start, end) with a lower-case ASCII name, ignoring ASCII case. */

@@ -1,7 +1,7 @@
 // The full header table: one pass over the start line and header section of a SIP payload,
 // recording only byte offsets (no strings). Built when a header is looked up by name, or when
 // the message has folded lines; the per-packet path uses known-headers.ts instead.
-import { COLON, CR, LF, isTokenByte, isWhitespace } from './bytes.ts';
+import { COLON, CR, LF, contentEndOf, isTokenByte, isWhitespace, lineFeedFrom, trimEnd } from './bytes.ts';
 import { knownHeaderOf, type KnownHeader } from './known-headers.ts';
 
 /** Offsets of each header line; values may span folded continuation lines. */
@@ -74,26 +74,6 @@ export class MessageLayout {
     /** Offset of the body, or the payload length when there is no blank line. */
     readonly bodyStart: number,
   ) {}
-}
-
-/**
- * Offset of the next LF at or after `from`, or the payload length. Buffer's indexOf (memchr) beats
- * a byte loop once a line's value is longer than a few bytes, which nearly all are.
- */
-function lineFeedFrom(payload: Buffer, from: number, length: number): number {
-  const lf = payload.indexOf(LF, from);
-  return lf === -1 ? length : lf;
-}
-
-/** End of a line's content: the LF (or payload end) at `lf`, minus a CR right before it. */
-function contentEndOf(payload: Buffer, lineStart: number, lf: number): number {
-  return lf > lineStart && payload[lf - 1] === CR ? lf - 1 : lf;
-}
-
-function trimEnd(payload: Buffer, start: number, end: number): number {
-  let e = end;
-  while (e > start && isWhitespace(payload[e - 1])) e--;
-  return e;
 }
 
 export function scanLayout(payload: Buffer): MessageLayout {

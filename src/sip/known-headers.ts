@@ -2,7 +2,7 @@
 // P-Asserted-Identity headers without building the full header table (built only when some
 // other header is asked for, see header-table.ts). Lines whose first byte cannot start one of
 // those names are skipped with one memchr.
-import { COLON, CR, LF, isTokenByte, isWhitespace } from './bytes.ts';
+import { COLON, CR, LF, contentEndOf, isTokenByte, isWhitespace, lineFeedFrom, trimEnd } from './bytes.ts';
 
 export const CALL_ID = 0;
 export const CSEQ = 1;
@@ -101,21 +101,6 @@ function knownNameAt(payload: Buffer, pos: number, length: number): number {
   // The whole token must be the name: "Fromage" or "Tx" are other headers.
   if (end < length && isTokenByte(payload[end])) return -1;
   return header + 8 * nameLength;
-}
-
-function lineFeedFrom(payload: Buffer, from: number, length: number): number {
-  const lf = payload.indexOf(LF, from);
-  return lf === -1 ? length : lf;
-}
-
-function contentEndOf(payload: Buffer, lineStart: number, lf: number): number {
-  return lf > lineStart && payload[lf - 1] === CR ? lf - 1 : lf;
-}
-
-function trimEnd(payload: Buffer, start: number, end: number): number {
-  let e = end;
-  while (e > start && isWhitespace(payload[e - 1])) e--;
-  return e;
 }
 
 /** Start line bounds and the value span of the first header of each known name. */
