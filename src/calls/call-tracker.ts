@@ -146,10 +146,17 @@ export class CallTracker<M extends TrackableSipMessage = TrackableSipMessage> {
   private readonly calls = new Map<string, CallState>();
   /** Call-ID -> key, only for calls keyed by a correlation id that differs from their Call-ID. */
   private readonly aliases = new Map<string, string>();
-  /** Keys of finished calls -> local time until which their late copies are absorbed. */
-  private readonly tombstones = new Map<string, Micros>();
+  /**
+   * Keys of finished calls -> local second (see expirySecond) until which their late copies are
+   * absorbed. Seconds since the tracker started fit a small integer, which a Map stores inline;
+   * microseconds since 1970 would each take a boxed number: at thousands of calls a second and
+   * minutes of grace, that is tens of megabytes.
+   */
+  private readonly tombstones = new Map<string, number>();
   /** Keys of untracked INVITEs, so that their retransmissions are counted once. */
-  private readonly untrackedSeen = new Map<string, Micros>();
+  private readonly untrackedSeen = new Map<string, number>();
+  /** Local time the tracker started: the origin of the expiry seconds. */
+  private readonly epochMicros: Micros;
   private readonly strings = new StringPool();
   private readonly settleMicros: Micros;
   private readonly graceMicros: Micros;
@@ -159,6 +166,12 @@ export class CallTracker<M extends TrackableSipMessage = TrackableSipMessage> {
     this.settleMicros = options.failureSettleMicros ?? 5_000_000;
     this.graceMicros = options.finishedGraceMicros ?? 180_000_000;
     this.maxTrackedCalls = options.maxTrackedCalls ?? 1_000_000;
+    this.epochMicros = options.clock();
+  }
+
+  /** An expiry time as whole seconds since the tracker started, rounded up (never early). */
+  private expirySecond(at: Micros): number {
+    return Math.ceil((at - this.epochMicros) / 1_000_000);
   }
 
   /** Calls currently tracked (ringing or answered). */
@@ -219,8 +232,9 @@ export class CallTracker<M extends TrackableSipMessage = TrackableSipMessage> {
         }
       }
     }
-    expire(this.tombstones, now);
-    expire(this.untrackedSeen, now);
+    const second = Math.floor((now - this.epochMicros) / 1_000_000);
+    expire(this.tombstones, second);
+    expire(this.untrackedSeen, second);
   }
 
   /**
@@ -265,7 +279,7 @@ export class CallTracker<M extends TrackableSipMessage = TrackableSipMessage> {
       // header) may still carry tags and open the call.
       if (!this.untrackedSeen.has(key)) {
         this.counters.untracked++;
-        this.untrackedSeen.set(detachString(key), local + this.graceMicros);
+        this.untrackedSeen.set(detachString(key), this.expirySecond(local + this.graceMicros));
       }
       return;
     }
@@ -385,7 +399,7 @@ export class CallTracker<M extends TrackableSipMessage = TrackableSipMessage> {
   /** Forgets the call and leaves a tombstone that absorbs its late copies. */
   private finish(call: CallState, local: Micros): void {
     this.calls.delete(call.key);
-    const expires = local + this.graceMicros;
+    const expires = this.expirySecond(local + this.graceMicros);
     // Re-inserted so that the map stays ordered by expiry (sweep stops at the first live one).
     this.tombstones.delete(call.key);
     this.tombstones.set(call.key, expires);
@@ -411,7 +425,7 @@ function hasToTag(message: TrackableSipMessage): boolean {
 }
 
 /** Deletes expired entries from a map whose insertion order is its expiry order. */
-function expire(expiries: Map<string, Micros>, now: Micros): void {
+function expire(expiries: Map<string, number>, now: number): void {
   for (const [key, expiresAt] of expiries) {
     if (expiresAt > now) return;
     expiries.delete(key);
