@@ -436,7 +436,7 @@ async function runStep(
     const settleBudget = drainAllowanceMs + 10_000;
     let lastPackets = -1;
     let quietSince = Date.now();
-    await waitUntil(() => {
+    const settled = await waitUntil(() => {
       const counts = countsOf(agent);
       if (counts.udpPackets !== lastPackets) {
         lastPackets = counts.udpPackets;
@@ -453,7 +453,11 @@ async function runStep(
     const problems: string[] = [];
     const sentPerSecond = report.packets / report.seconds;
     if (sentPerSecond < 0.95 * packetsPerSecond) problems.push(`the sender reached only ${Math.round(sentPerSecond)} packets/s`);
-    if (counts.udpPackets < report.packets) problems.push(`${report.packets - counts.udpPackets} of ${report.packets} packets lost`);
+    if (counts.udpPackets < report.packets) {
+      const missing = report.packets - counts.udpPackets;
+      // Still queued when the wait ran out is not the same as lost: say which.
+      problems.push(settled ? `${missing} of ${report.packets} packets lost` : `${missing} of ${report.packets} packets not yet handled after ${settleBudget} ms`);
+    }
     if (counts.engineErrors + counts.engineRejected > 0) problems.push(`engine: ${counts.engineErrors} errors, ${counts.engineRejected} rejections`);
     if (drainMs > drainAllowanceMs) problems.push(`backlog drained ${drainMs} ms after the sender stopped`);
     if (verifyStored) problems.push(...(await verify(storage, tenant, run, startMicros, calls)));
