@@ -6,7 +6,7 @@ import type { Repository } from '../storage/storage.ts';
 import type { AuthorizationRequest, AuthorizationResponse } from './engine-types.ts';
 import { MAX_UNITS, maxAllowedUnits } from './fees.ts';
 import { loadAccount, loadLinkedAccounts, partiesOf, virtualBalance } from './parties.ts';
-import type { RateIndex } from './rate-index.ts';
+import type { TenantRates } from './rate-cache.ts';
 import { defaultAuthorization, unauthorized } from './responses.ts';
 import { formatCarriers } from './carriers.ts';
 
@@ -36,8 +36,9 @@ function limitReached(account: Account, running: readonly RunningTransaction[]):
   return null;
 }
 
-export async function authorize(repo: Repository, rates: RateIndex, request: AuthorizationRequest, at: Micros): Promise<AuthorizationResponse> {
+export async function authorize(repo: Repository, tenantRates: TenantRates, request: AuthorizationRequest, at: Micros): Promise<AuthorizationResponse> {
   const { tenant } = request;
+  const rates = tenantRates.index;
   const parties = partiesOf(request);
   const { accountTag, destinationAccountTag, destination } = parties;
   if (accountTag === null && destinationAccountTag === null) return defaultAuthorization();
@@ -56,7 +57,7 @@ export async function authorize(repo: Repository, rates: RateIndex, request: Aut
     if (destinationAccount.active === false) return unauthorized(destinationAccountTag, 'NOT_ACTIVE');
   }
 
-  const carriers = account === null ? [] : await formatCarriers(repo, tenant, rates.leastCostRouting(account.carrier_tags, destination, at));
+  const carriers = account === null ? [] : formatCarriers(tenantRates.carriers, rates.leastCostRouting(account.carrier_tags, destination, at));
   const sides: AuthorizationSide[] = [];
   if (account !== null) sides.push({ account, inbound: false, tags: [] });
   if (destinationAccount !== null) sides.push({ account: destinationAccount, inbound: true, tags: [] });

@@ -1,9 +1,15 @@
 // Carriers of a least-cost routing answer, in the `PROTO:host:port` form the SIP proxies use.
 import type { Carrier, PricelistRate } from '../domain/types.ts';
-import type { Repository } from '../storage/storage.ts';
+
+/** carrier_tag -> `PROTO:host:port` for every carrier of one tenant. */
+export type CarrierAddresses = ReadonlyMap<string, string>;
 
 export function formatCarrier(carrier: Carrier): string {
   return `${carrier.protocol ?? ''}:${carrier.host ?? ''}:${carrier.port ?? ''}`;
+}
+
+export function carrierAddresses(carriers: readonly Carrier[]): CarrierAddresses {
+  return new Map(carriers.map((carrier) => [carrier.carrier_tag, formatCarrier(carrier)]));
 }
 
 /**
@@ -11,16 +17,11 @@ export function formatCarrier(carrier: Carrier): string {
  * no longer exists are dropped, a carrier reached by several rates appears several times, and
  * inactive carriers are kept.
  */
-export async function formatCarriers(repo: Repository, tenant: string, rates: readonly PricelistRate[]): Promise<string[]> {
-  const byTag = new Map<string, Carrier | null>();
+export function formatCarriers(addresses: CarrierAddresses, rates: readonly PricelistRate[]): string[] {
   const formatted: string[] = [];
   for (const rate of rates) {
-    let carrier = byTag.get(rate.carrier_tag);
-    if (carrier === undefined) {
-      carrier = await repo.get('carrier', { key: { tenant, carrier_tag: rate.carrier_tag } });
-      byTag.set(rate.carrier_tag, carrier);
-    }
-    if (carrier !== null) formatted.push(formatCarrier(carrier));
+    const address = addresses.get(rate.carrier_tag);
+    if (address !== undefined) formatted.push(address);
   }
   return formatted;
 }

@@ -63,7 +63,7 @@ export function createRatingEngine(options: RatingEngineOptions): RatingEngine {
     authorization(request: AuthorizationRequest): Promise<AuthorizationResponse> {
       const at = request.timestamp_auth ?? clock();
       // Errors propagate: the transport answers a server error rather than a made-up refusal.
-      return storage.transaction(async (repo) => authorize(repo, await rates.forTenant(repo, request.tenant), request, at));
+      return storage.transaction(async (repo) => authorize(repo, await rates.ratesOf(repo, request.tenant), request, at));
     },
 
     beginTransaction(request: BeginTransactionRequest): Promise<OperationResponse> {

@@ -75,3 +75,19 @@ test('a rolled-back rate edit is never served, even when a later edit reaches th
   assert.equal(index.destinationRate(ALL, '4912', 0)?.rate, 4, 'the rolled-back rate 491 must not be served');
   assert.equal(index.destinationRate(ALL, '49991', 0)?.rate, 9);
 });
+
+test('carrier addresses are cached with the index and follow carrier edits', async () => {
+  const carrier = (host: string) =>
+    storage.transaction((repo) => repo.upsert('carrier', { key: { tenant: 't5', carrier_tag: 'C' } }, { host, port: 5060, protocol: 'UDP', active: true }));
+  await putRate('t5', '33', 3);
+  await carrier('one.example');
+  const cache = new RateIndexCache();
+  const first = await storage.transaction((repo) => cache.ratesOf(repo, 't5'));
+  assert.equal(first.carriers.get('C'), 'UDP:one.example:5060');
+  assert.equal(await storage.transaction((repo) => cache.ratesOf(repo, 't5')), first);
+
+  await carrier('two.example');
+  assert.equal((await storage.transaction((repo) => cache.ratesOf(repo, 't5'))).carriers.get('C'), 'UDP:two.example:5060');
+  await storage.transaction((repo) => repo.delete('carrier', { key: { tenant: 't5', carrier_tag: 'C' } }));
+  assert.equal((await storage.transaction((repo) => cache.ratesOf(repo, 't5'))).carriers.has('C'), false);
+});
