@@ -20,6 +20,7 @@ const sections: Array<[string, () => Promise<BenchRow[]>]> = [
   ['rate lookup', () => benchRateLookup({ prefixes: quick ? 100_000 : 1_000_000, lookups: quick ? 500_000 : 5_000_000 })],
   ['engine', () => benchEngine({ calls: quick ? 2_000 : 20_000, httpCalls: quick ? 500 : 3_000 })],
   ['hep', async () => (await import('./hep.ts')).benchHep()],
+  ['ingest', async () => (await import('./ingest.ts')).benchIngest()],
 ];
 for (const [label, run] of sections) {
   process.stderr.write(`bench: ${label}...\n`);
