@@ -4,39 +4,24 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from './errors.ts';
+import type { HepAgentSettings } from '../transports/hep-agent.ts';
 import { configSchema, type LogLevel } from './schema.ts';
 
 export { ConfigError } from './errors.ts';
 export { LOG_LEVELS, type LogLevel } from './schema.ts';
 
 /**
- * Flat on purpose: it is a structural superset of the HEP agent's settings, so the whole
- * configuration can be handed to the agent as is.
+ * Flat on purpose: the HEP agent's settings are part of it, so the whole configuration can be
+ * handed to the agent as is.
  */
-export interface RatingConfig {
+export interface RatingConfig extends HepAgentSettings {
   /** `host:port` of the HTTP server (GraphQL + REST). */
   api_listen: string;
   /** `sqlite:PATH`. */
   database_url: string;
-  tenant: string;
   log_level: LogLevel;
   /** Largest accepted HTTP request body, in bytes. */
   api_body_limit: number;
-  /** `host:port` of the HEP listeners; "" disables one. */
-  hep_listen_udp: string;
-  hep_listen_tcp: string;
-  sip_local_domains: string[];
-  sip_header_caller: string;
-  sip_header_callee: string;
-  sip_header_history_info: string;
-  sip_header_history_info_index: number;
-  account_tag_match_regexp: string;
-  product_tag: string;
-  transaction_tags: string[];
-  /** Seconds after which an answered call is closed without a captured BYE. */
-  call_max_duration: number;
-  /** Seconds after which an unanswered INVITE is forgotten. */
-  call_unanswered_timeout: number;
 }
 
 export type ConfigKey = keyof RatingConfig;
