@@ -1,7 +1,9 @@
 // Generic access to the entity tables (get, upsert, delete, list, count), shared by every
 // entity through its TableSpec. Statements bind positional parameters and return raw rows
 // (arrays in column order): both are markedly cheaper than named parameters and row objects,
-// and upserts sit on the rating engine's hot path.
+// and upserts sit on the rating engine's hot path. Writes are read back with a SELECT instead
+// of RETURNING: with better-sqlite3, a write with RETURNING costs about twice a plain write
+// followed by an indexed read (measured on the transaction upsert of every call).
 import { randomUUID } from 'node:crypto';
 import type { EntityMap, EntityName } from '../../domain/types.ts';
 import { DuplicateKeyError, type Condition, type EntityRef, type ListQuery } from '../storage.ts';
@@ -26,6 +28,7 @@ interface EntityPlan {
     /** Rows start with the sequence column, then every column. */
     selectById: string;
     selectByKey: string;
+    selectBySequence: string;
     deleteById: string;
     deleteByKey: string;
     insert: string;
@@ -69,14 +72,14 @@ function buildPlan(spec: TableSpec): EntityPlan {
     sql: {
       selectById: `SELECT ${q(SEQUENCE_COLUMN)}, ${columnList} FROM ${table} WHERE id = ?`,
       selectByKey: `SELECT ${q(SEQUENCE_COLUMN)}, ${columnList} FROM ${table} WHERE ${keyMatch}`,
+      selectBySequence: `SELECT ${q(SEQUENCE_COLUMN)}, ${columnList} FROM ${table} WHERE ${q(SEQUENCE_COLUMN)} = ?`,
       deleteById: `DELETE FROM ${table} WHERE id = ? RETURNING ${columnList}`,
       deleteByKey: `DELETE FROM ${table} WHERE ${keyMatch} RETURNING ${columnList}`,
-      insert: `${insert} RETURNING ${columnList}`,
-      updateBySequence: `UPDATE ${table} SET ${updatable.join(', ')} WHERE ${q(SEQUENCE_COLUMN)} = ? RETURNING ${columnList}`,
+      insert,
+      updateBySequence: `UPDATE ${table} SET ${updatable.join(', ')} WHERE ${q(SEQUENCE_COLUMN)} = ?`,
       upsertByKey:
         `${insert} ON CONFLICT (${spec.entity.key.map(q).join(', ')}) DO ` +
-        (conflictUpdates.length > 0 ? `UPDATE SET ${conflictUpdates.join(', ')}` : 'NOTHING') +
-        ` RETURNING ${columnList}`,
+        (conflictUpdates.length > 0 ? `UPDATE SET ${conflictUpdates.join(', ')}` : 'NOTHING'),
     },
   };
 }
@@ -108,19 +111,18 @@ export class EntityStore {
       plan.keyIndexes.forEach((column, i) => (values[column] = refKey[i]));
       values[plan.idIndex] = randomUUID();
       const params = [...values, ...plan.defaultIndexes.map((i) => given[i] ?? null)];
-      const row = this.#write(plan, values, () => this.statements.get(plan.sql.upsertByKey, 'raw').get(...params));
-      if (row !== undefined) return decode(plan, row, 0);
-      // DO NOTHING (a table of key columns only) returns no row: the record is unchanged.
-      return this.get(entity, ref) ?? fail(`${entity} vanished during upsert`);
+      this.#write(plan, values, () => this.statements.get(plan.sql.upsertByKey).run(...params));
+      return this.#readBack(plan, this.statements.get(plan.sql.selectByKey, 'raw').get(...refKey), entity);
     }
 
     const existing = this.#find(plan, ref);
     if (existing !== undefined) {
       const params = given.flatMap((v, i) => (i === plan.idIndex ? [] : [v ?? null]));
-      params.push(Number(existing[0]));
+      const sequence = Number(existing[0]);
+      params.push(sequence);
       const after = given.map((v, i) => v ?? (existing[i + 1] as SqlValue));
-      const row = this.#write(plan, after, () => this.statements.get(plan.sql.updateBySequence, 'raw').get(...params));
-      return decode(plan, row ?? fail(`${entity} vanished during upsert`), 0);
+      this.#write(plan, after, () => this.statements.get(plan.sql.updateBySequence).run(...params));
+      return this.#readBack(plan, this.statements.get(plan.sql.selectBySequence, 'raw').get(sequence), entity);
     }
 
     // The ref's key fills the key columns; `fields` is written over it, as an update would.
@@ -130,8 +132,13 @@ export class EntityStore {
     for (const column of [...plan.keyIndexes, ...plan.requiredIndexes]) {
       if (values[column] === null) throw new Error(`cannot create ${entity}: ${plan.spec.columns[column].name} is required`);
     }
-    const row = this.#write(plan, values, () => this.statements.get(plan.sql.insert, 'raw').get(...values));
-    return decode(plan, row ?? fail(`insert of ${entity} returned nothing`), 0);
+    const inserted = this.#write(plan, values, () => this.statements.get(plan.sql.insert).run(...values));
+    return this.#readBack(plan, this.statements.get(plan.sql.selectBySequence, 'raw').get(inserted.lastInsertRowid), entity);
+  }
+
+  /** The record as stored after a write (rows from the select* statements start with the sequence). */
+  #readBack<E extends EntityName>(plan: EntityPlan, row: unknown, entity: E): EntityMap[E] {
+    return decode(plan, (row as RawRow | undefined) ?? fail(`${entity} vanished during upsert`), 1);
   }
 
   delete<E extends EntityName>(entity: E, ref: EntityRef): EntityMap[E] | null {
@@ -175,9 +182,9 @@ export class EntityStore {
     return row as RawRow | undefined;
   }
 
-  #write(plan: EntityPlan, attempted: readonly (SqlValue | undefined)[], run: () => unknown): RawRow | undefined {
+  #write<T>(plan: EntityPlan, attempted: readonly (SqlValue | undefined)[], run: () => T): T {
     try {
-      return run() as RawRow | undefined;
+      return run();
     } catch (error) {
       if (isUniqueViolation(error)) {
         const key = Object.fromEntries(plan.keyIndexes.map((i) => [plan.spec.columns[i].name, attempted[i] ?? null]));
