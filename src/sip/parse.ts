@@ -1,4 +1,5 @@
-// Entry point of the SIP parser: validates the start line, indexes the headers, and hands back a
+// Entry point of the SIP parser: locates the start line and known headers, validates the start
+// line, and hands back a
 // lazily decoded message. Malformed input is reported, never thrown.
 import type { SipParseResult } from './types.ts';
 import { scanKnownHeaders } from './known-headers.ts';
@@ -15,12 +16,10 @@ export function parseSip(payload: Buffer): SipParseResult {
     if (end <= start) return { ok: false, reason: 'no start line' };
     const spans = scanStartLine(payload, start, end);
     if (spans !== null) {
-      const method = spans.isRequest ? methodText(payload, spans.methodStart, spans.methodEnd) : null;
-      const statusCode = spans.isRequest ? null : spans.statusCode;
-      return {
-        ok: true,
-        message: new CapturedSipMessage(payload, known, spans.isRequest, method, statusCode, spans.uriStart, spans.uriEnd, spans.isRequest ? undefined : null),
-      };
+      const message = spans.isRequest
+        ? new CapturedSipMessage(payload, known, true, methodText(payload, spans.methodStart, spans.methodEnd), null, spans.uriStart, spans.uriEnd, undefined)
+        : new CapturedSipMessage(payload, known, false, null, spans.statusCode, -1, -1, null);
+      return { ok: true, message };
     }
     // Unusual start lines (extra spaces, bad syntax) go through the text-level parser, which
     // also words the rejection reason.
