@@ -1,6 +1,5 @@
-// Entry point of the SIP parser: locates the start line and known headers, validates the start
-// line, and hands back a
-// lazily decoded message. Malformed input is reported, never thrown.
+// Entry point of the SIP parser: locates the start line and the known headers, validates the
+// start line, and hands back a lazily decoded message. Malformed input is reported, never thrown.
 import type { SipParseResult } from './types.ts';
 import { scanKnownHeaders } from './known-headers.ts';
 import { parseStartLine, scanStartLine } from './start-line.ts';
