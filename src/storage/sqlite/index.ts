@@ -8,6 +8,7 @@
 import Database from 'better-sqlite3';
 import type { Repository, Storage } from '../storage.ts';
 import { AccountStore } from './account-store.ts';
+import { startBackgroundCheckpointer, type BackgroundCheckpointer } from './checkpointer.ts';
 import { EntityStore } from './entity-store.ts';
 import { applyMigrations, verifyCatalogueColumns } from './migrations.ts';
 import { GroupCommitRunner, type TransactionHost } from './group-commit.ts';
@@ -19,9 +20,25 @@ export interface SqliteStorageOptions {
   path: string;
   /** How long to wait for another connection's write lock, in milliseconds. */
   busyTimeoutMs?: number;
+  /**
+   * Checkpoint the write-ahead log from a worker thread (default true for files), keeping the
+   * page copying and fsyncs of checkpoints off the event loop.
+   */
+  backgroundCheckpoints?: boolean;
 }
 
 const MAX_RETRY_DELAY_MS = 20;
+const CHECKPOINT_INTERVAL_MS = 50;
+/**
+ * With background checkpoints, the writer still checkpoints once the log reaches this many
+ * pages (16 MiB): under continuous writes a PASSIVE checkpoint never catches up with the end of
+ * the log, and only the writer can rewind it. Most pages are copied already by then.
+ */
+const BACKSTOP_WAL_FRAMES = 4000;
+
+function isFile(path: string): boolean {
+  return path !== '' && path !== ':memory:';
+}
 
 export async function openSqliteStorage(options: SqliteStorageOptions): Promise<Storage> {
   const db = new Database(options.path);
@@ -35,7 +52,12 @@ export async function openSqliteStorage(options: SqliteStorageOptions): Promise<
     db.pragma('busy_timeout = 0');
     // SQLite's lower() folds ASCII only; text search must be case-insensitive for any script.
     db.function('unicode_lower', { deterministic: true }, (value: unknown) => (typeof value === 'string' ? value.toLowerCase() : value));
-    return new SqliteStorage(db, busyTimeoutMs);
+    let checkpointer: BackgroundCheckpointer | null = null;
+    if ((options.backgroundCheckpoints ?? true) && isFile(options.path)) {
+      db.pragma(`wal_autocheckpoint = ${BACKSTOP_WAL_FRAMES}`);
+      checkpointer = startBackgroundCheckpointer({ path: options.path, intervalMs: CHECKPOINT_INTERVAL_MS });
+    }
+    return new SqliteStorage(db, busyTimeoutMs, checkpointer);
   } catch (error) {
     db.close();
     throw error;
@@ -58,6 +80,7 @@ class SqliteStorage implements Storage {
   constructor(
     private readonly db: Database.Database,
     private readonly busyTimeoutMs: number,
+    private readonly checkpointer: BackgroundCheckpointer | null,
   ) {
     const statements = new StatementCache(db);
     const parts: RepositoryParts = { statements, entities: new EntityStore(statements), accounts: new AccountStore(statements) };
@@ -100,6 +123,9 @@ class SqliteStorage implements Storage {
     if (this.#closed) return;
     this.#closed = true;
     await this.#runner.drain();
+    // The worker's connection goes first, so that closing ours (the last one) checkpoints the
+    // whole log and removes it, as before.
+    await this.checkpointer?.stop();
     this.db.close();
   }
 
