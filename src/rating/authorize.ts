@@ -5,7 +5,7 @@ import type { Account, Micros, RunningTransaction, UnauthorizedReason } from '..
 import type { Repository } from '../storage/storage.ts';
 import type { AuthorizationRequest, AuthorizationResponse } from './engine-types.ts';
 import { MAX_UNITS, maxAllowedUnits } from './fees.ts';
-import { loadAccount, loadLinkedAccounts, partiesOf, virtualBalance } from './parties.ts';
+import { loadLinkedAccounts, partiesOf, virtualBalance } from './parties.ts';
 import type { TenantRates } from './rate-cache.ts';
 import { defaultAuthorization, unauthorized } from './responses.ts';
 import { formatCarriers } from './carriers.ts';
@@ -43,8 +43,17 @@ export async function authorize(repo: Repository, tenantRates: TenantRates, requ
   const { accountTag, destinationAccountTag, destination } = parties;
   if (accountTag === null && destinationAccountTag === null) return defaultAuthorization();
 
-  const account = accountTag === null ? null : await loadAccount(repo, tenant, accountTag);
-  const destinationAccount = destinationAccountTag === null ? null : await loadAccount(repo, tenant, destinationAccountTag);
+  // The call's own accounts come with their running transactions (one read each); linked
+  // accounts are read one by one, as they are rarely there.
+  const runningOf = new Map<string, RunningTransaction[]>();
+  const loadWithRunning = async (tag: string): Promise<Account | null> => {
+    const found = await repo.getAccountWithRunning(tenant, tag);
+    if (found === null) return null;
+    runningOf.set(tag, found.running);
+    return found.account;
+  };
+  const account = accountTag === null ? null : await loadWithRunning(accountTag);
+  const destinationAccount = destinationAccountTag === null ? null : await loadWithRunning(destinationAccountTag);
   // These refusals record nothing, as in the original.
   if (accountTag !== null) {
     if (account === null) return unauthorized(accountTag, 'NOT_FOUND');
@@ -70,7 +79,7 @@ export async function authorize(repo: Repository, tenantRates: TenantRates, requ
     side.tags.push(...(request.tags ?? []), ...(side.account.tags ?? []));
     if (refusal !== null) continue;
     for (const item of [side.account, ...(await loadLinkedAccounts(repo, side.account))]) {
-      const running = await repo.listRunning(tenant, item.account_tag);
+      const running = runningOf.get(item.account_tag) ?? (await repo.listRunning(tenant, item.account_tag));
       balance = virtualBalance(item, running, at);
       const limit = limitReached(item, running);
       if (limit !== null) {
@@ -118,6 +127,7 @@ export async function authorize(repo: Repository, tenantRates: TenantRates, requ
         primary: true,
         inbound: side.inbound,
       },
+      { readBack: false },
     );
   }
   return response;

@@ -30,26 +30,29 @@ export async function beginCall(
     const items = [side.account, ...(await loadLinkedAccounts(repo, side.account))];
     for (const [n, item] of items.entries()) {
       progress.accountTag = item.account_tag;
-      // Already ended, rolled back or recorded: a late or repeated begin must not reopen it.
-      if ((await repo.getOutcome(tenant, transactionTag, item.account_tag)) !== null) continue;
-      // insertRunning refuses a second running transaction with the same tag: a repeated begin.
-      await repo.insertRunning({
-        tenant,
-        account_tag: item.account_tag,
-        transaction_tag: transactionTag,
-        proxy_tag: null,
-        source: parties.source,
-        source_ip: parties.sourceIp,
-        destination: parties.destination,
-        carrier_ip: parties.carrierIp,
-        tags: request.tags,
-        destination_rate: side.inbound ? null : freezeRate(rates.destinationRate(item, parties.destination, at)),
-        in_progress: true,
-        inbound: side.inbound,
-        primary: n === 0,
-        timestamp_begin: at,
-        timestamp_end: null,
-      });
+      // insertRunning refuses a second running transaction with the same tag (a repeated begin)
+      // and, with unlessSettled, one for a call already ended, rolled back or recorded (a late
+      // or repeated begin must not reopen it).
+      await repo.insertRunning(
+        {
+          tenant,
+          account_tag: item.account_tag,
+          transaction_tag: transactionTag,
+          proxy_tag: null,
+          source: parties.source,
+          source_ip: parties.sourceIp,
+          destination: parties.destination,
+          carrier_ip: parties.carrierIp,
+          tags: request.tags,
+          destination_rate: side.inbound ? null : freezeRate(rates.destinationRate(item, parties.destination, at)),
+          in_progress: true,
+          inbound: side.inbound,
+          primary: n === 0,
+          timestamp_begin: at,
+          timestamp_end: null,
+        },
+        { unlessSettled: true },
+      );
     }
   }
   return succeeded();

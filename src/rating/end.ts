@@ -56,6 +56,7 @@ export async function endCall(repo: Repository, request: EndTransactionRequest, 
           fee,
           end_reason: request.end_reason ?? null,
         },
+        { readBack: false },
       );
       if (fee !== 0 && !(await repo.addToBalance(tenant, item.account_tag, -fee))) {
         throw new OperationAborted(failed(item.account_tag, 'INTERNAL_ERROR'));

@@ -54,6 +54,7 @@ export async function recordCall(
           sip_status: request.sip_status ?? null,
           end_reason: request.end_reason ?? null,
         },
+        { readBack: false },
       );
       if (fee !== 0 && !(await repo.addToBalance(tenant, item.account_tag, -fee))) {
         throw new OperationAborted(failed(item.account_tag, 'INTERNAL_ERROR'));

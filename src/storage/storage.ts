@@ -3,7 +3,7 @@
 //
 // Every operation runs inside `Storage.transaction`: all of it commits or none of it does, and
 // transactions never interleave their effects (SQLite serialises them; PostgreSQL uses row locks).
-import type { EntityMap, EntityName, Micros, PricelistRate, RunningTransaction } from '../domain/types.ts';
+import type { Account, EntityMap, EntityName, Micros, PricelistRate, RunningTransaction } from '../domain/types.ts';
 
 /** How to find one entity: by id, or by its complete natural key (see ENTITIES[..].key). */
 export type EntityRef = { id: string } | { key: Readonly<Record<string, string>> };
@@ -69,6 +69,8 @@ export interface Repository {
    * the write. Throws DuplicateKeyError when the write would break a natural key's uniqueness.
    */
   upsert<E extends EntityName>(entity: E, ref: EntityRef, fields: Partial<EntityMap[E]>): Promise<EntityMap[E]>;
+  /** The same write, without reading the record back (the engine's hot paths never use it). */
+  upsert<E extends EntityName>(entity: E, ref: EntityRef, fields: Partial<EntityMap[E]>, options: { readBack: false }): Promise<void>;
   /** Deletes and returns the record, or null when none matched. Nothing cascades, except an account's running transactions. */
   delete<E extends EntityName>(entity: E, ref: EntityRef): Promise<EntityMap[E] | null>;
   list<E extends EntityName>(entity: E, query: ListQuery): Promise<EntityMap[E][]>;
@@ -92,13 +94,16 @@ export interface Repository {
   // ---- accounts: running transactions ----
   /** Running transactions of one account, oldest first. */
   listRunning(tenant: string, accountTag: string): Promise<RunningTransaction[]>;
+  /** The account (as `get` returns it) with its running transactions (as `listRunning`), in one read; null when missing. */
+  getAccountWithRunning(tenant: string, accountTag: string): Promise<{ account: Account; running: RunningTransaction[] } | null>;
   /** Running transactions with this transaction tag, on any account of the tenant, oldest first. */
   findRunningByTransaction(tenant: string, transactionTag: string): Promise<RunningTransaction[]>;
   /**
    * Adds a running transaction to an existing account. Returns false, changing nothing, when the
-   * account does not exist or already has a running transaction with that tag.
+   * account does not exist or already has a running transaction with that tag, and, with
+   * `unlessSettled`, also when an outcome is stored for (tenant, transaction_tag, account_tag).
    */
-  insertRunning(rt: RunningTransaction): Promise<boolean>;
+  insertRunning(rt: RunningTransaction, options?: { unlessSettled: boolean }): Promise<boolean>;
   /** Marks it ended at `timestampEnd` (in_progress = false). Returns the updated element or null. */
   endRunning(tenant: string, accountTag: string, transactionTag: string, timestampEnd: Micros): Promise<RunningTransaction | null>;
   /** Removes it; returns how many were removed (0 or 1). */

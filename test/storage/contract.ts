@@ -107,6 +107,26 @@ export function defineStorageContract(label: string, open: OpenStorage): void {
         assert.equal(transaction.fee, 3);
       });
 
+      test('upsert without read-back writes exactly what upsert writes, and answers nothing', async () => {
+        const fields = { source: '+39 1', tags: ['a'], timestamp_auth: 5, authorized: true, primary: true };
+        await tx(async (repo) => {
+          const key = { tenant: 'default', transaction_tag: 'call-1', account_tag: 'a1' };
+          assert.equal(await repo.upsert('transaction', { key }, fields, { readBack: false }), undefined);
+          const written = await repo.get('transaction', { key });
+          const expected = await repo.upsert('transaction', { key: { ...key, account_tag: 'a2' } }, fields);
+          assert.deepEqual({ ...written, id: '', account_tag: '' }, { ...expected, id: '', account_tag: '' });
+          assert.equal(await repo.upsert('transaction', { key }, { fee: 7, tags: null }, { readBack: false }), undefined);
+          assert.deepEqual(await repo.get('transaction', { key }), { ...written, fee: 7 });
+          const byId = await repo.get('transaction', { key });
+          assert.equal(await repo.upsert('transaction', { id: byId?.id ?? '' }, { duration: 3 }, { readBack: false }), undefined);
+          assert.equal((await repo.get('transaction', { key }))?.duration, 3);
+          await assert.rejects(
+            repo.upsert('transaction', { key }, { account_tag: 'a2' }, { readBack: false }),
+            (error: unknown) => error instanceof DuplicateKeyError,
+          );
+        });
+      });
+
       test('upsert by id inserts with that id; get finds it by id and by key', async () => {
         const id = '469f8e15-0000-4000-8000-c52d2d491b24';
         await tx((repo) => repo.upsert('carrier', { id }, { tenant: 'default', carrier_tag: 'c1', host: 'h', port: 5060, protocol: 'UDP', active: true }));
@@ -425,6 +445,39 @@ export function defineStorageContract(label: string, open: OpenStorage): void {
           assert.equal(await repo.deleteRunning('default', 'a1', 'call-1'), 0);
           assert.deepEqual(tagsOfRunning(await repo.listRunning('default', 'a1')), ['call-2']);
           assert.deepEqual(await repo.listRunning('default', 'nobody'), []);
+        });
+      });
+
+      test('an account is read with its running transactions in one call, oldest first', async () => {
+        await tx(async (repo) => {
+          assert.equal(await repo.getAccountWithRunning('default', 'ghost'), null);
+          const a1 = await addAccount(repo, 'a1', { balance: 70, tags: ['x'] });
+          await addAccount(repo, 'a2');
+          assert.deepEqual(await repo.getAccountWithRunning('default', 'a1'), { account: a1, running: [] });
+          await repo.insertRunning(running('a1', 'call-2', { destination_rate: FROZEN, timestamp_begin: 9 }));
+          await repo.insertRunning(running('a1', 'call-1', { tags: null }));
+          await repo.insertRunning(running('a2', 'call-1', { inbound: true }));
+          const found = await repo.getAccountWithRunning('default', 'a1');
+          assert.deepEqual(found, { account: await repo.get('account', { id: a1.id }), running: await repo.listRunning('default', 'a1') });
+          assert.deepEqual(tagsOfRunning(found?.running ?? []), ['call-2', 'call-1']);
+          assert.equal(await repo.getAccountWithRunning('other', 'a1'), null);
+        });
+      });
+
+      test('insert unlessSettled refuses a call that has an outcome for that account', async () => {
+        await tx(async (repo) => {
+          await addAccount(repo, 'a1');
+          await addAccount(repo, 'a2');
+          await repo.putOutcome({ tenant: 'default', transaction_tag: 'call-1', account_tag: 'a1', outcome: 'ended', at: 1 });
+          assert.equal(await repo.insertRunning(running('a1', 'call-1'), { unlessSettled: true }), false);
+          assert.equal(await repo.insertRunning(running('a2', 'call-1'), { unlessSettled: true }), true);
+          assert.equal(await repo.insertRunning(running('a2', 'call-1'), { unlessSettled: true }), false);
+          assert.equal(await repo.insertRunning(running('ghost', 'call-2'), { unlessSettled: true }), false);
+          assert.equal(await repo.insertRunning(running('a1', 'call-2'), { unlessSettled: true }), true);
+          // Without the option an outcome does not stand in the way (the API may add one by hand).
+          assert.equal(await repo.insertRunning(running('a1', 'call-1')), true);
+          assert.deepEqual(tagsOfRunning(await repo.listRunning('default', 'a1')), ['call-2', 'call-1']);
+          assert.deepEqual(tagsOfRunning(await repo.listRunning('default', 'a2')), ['call-1']);
         });
       });
 

@@ -1,9 +1,11 @@
 // Account balances and running transactions. Running transactions are linked to the account
 // row by id; tenant and account_tag are always read from the account, so they follow renames.
-import type { FrozenRate, Micros, RunningTransaction } from '../../domain/types.ts';
-import { decodeValue, encodeValue, type SqlValue } from './codec.ts';
-import { RUNNING_TABLE } from './schema.ts';
+import type { Account, FrozenRate, Micros, RunningTransaction } from '../../domain/types.ts';
+import { decodeRawRow, decodeValue, encodeValue, type SqlValue } from './codec.ts';
+import { OUTCOMES_TABLE, RUNNING_TABLE } from './schema.ts';
+import { quoteIdentifier as q } from './sql-names.ts';
 import type { StatementCache } from './statement-cache.ts';
+import { TABLE_SPECS } from './table-spec.ts';
 
 const ACCOUNT_ID = 'SELECT id FROM accounts WHERE tenant = ? AND account_tag = ?';
 const RUNNING_FIELDS =
@@ -13,7 +15,22 @@ const RUNNING_COLUMNS =
   'r.transaction_tag, r.proxy_tag, r.source, r.source_ip, r.destination, r.carrier_ip, r.tags, r.destination_rate, ' +
   'r.in_progress, r.inbound, r."primary", r.timestamp_begin, r.timestamp_end';
 
+const ACCOUNT_SPEC = TABLE_SPECS.account;
+const ACCOUNT_COLUMNS = ACCOUNT_SPEC.columns.map((c) => `a.${q(c.name)}`).join(', ');
+// A settled call (ended, rolled back, recorded) must not be reopened by a late begin.
+const RUNNING_WITH_OUTCOME_CHECK =
+  `INSERT INTO ${RUNNING_TABLE} (account_id, transaction_tag, proxy_tag, source, source_ip, destination, carrier_ip, ` +
+  'tags, destination_rate, in_progress, inbound, "primary", timestamp_begin, timestamp_end) ' +
+  'SELECT a.id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM accounts a WHERE a.tenant = ? AND a.account_tag = ? ' +
+  `AND NOT EXISTS (SELECT 1 FROM ${OUTCOMES_TABLE} o WHERE o.tenant = a.tenant AND o.transaction_tag = ? AND o.account_tag = a.account_tag) ` +
+  'ON CONFLICT (account_id, transaction_tag) DO NOTHING';
+
 const SQL = {
+  // One row per running transaction (or one row of nulls after the account's columns when none).
+  accountWithRunning:
+    `SELECT ${ACCOUNT_COLUMNS}, a.tenant, a.account_tag, ${RUNNING_COLUMNS} FROM accounts a ` +
+    `LEFT JOIN ${RUNNING_TABLE} r ON r.account_id = a.id WHERE a.tenant = ? AND a.account_tag = ? ORDER BY r._seq`,
+  insertRunningUnlessSettled: RUNNING_WITH_OUTCOME_CHECK,
   addToBalance: 'UPDATE accounts SET balance = balance + ? WHERE tenant = ? AND account_tag = ?',
   listRunning:
     `SELECT a.tenant, a.account_tag, ${RUNNING_COLUMNS} FROM accounts a JOIN ${RUNNING_TABLE} r ON r.account_id = a.id ` +
@@ -92,27 +109,36 @@ export class AccountStore {
       .map((row) => decodeRunning(row as RawRow));
   }
 
-  insertRunning(rt: RunningTransaction): boolean {
-    const result = this.statements
-      .get(SQL.insertRunning)
-      .run(
-        rt.transaction_tag,
-        rt.proxy_tag,
-        rt.source,
-        rt.source_ip,
-        rt.destination,
-        rt.carrier_ip,
-        encodeValue('json', rt.tags),
-        encodeValue('json', rt.destination_rate),
-        encodeValue('bool', rt.in_progress),
-        encodeValue('bool', rt.inbound),
-        encodeValue('bool', rt.primary),
-        rt.timestamp_begin,
-        rt.timestamp_end,
-        rt.tenant,
-        rt.account_tag,
-      );
-    return result.changes > 0;
+  getAccountWithRunning(tenant: string, accountTag: string): { account: Account; running: RunningTransaction[] } | null {
+    const rows = this.statements.get(SQL.accountWithRunning, 'raw').all(tenant, accountTag) as RawRow[];
+    if (rows.length === 0) return null;
+    const width = ACCOUNT_SPEC.columns.length;
+    const account = decodeRawRow(ACCOUNT_SPEC.fieldKinds, rows[0], 0) as unknown as Account;
+    // The LEFT JOIN leaves the running transaction's columns null when the account has none.
+    const running = rows[0][width + 2] === null ? [] : rows.map((row) => decodeRunning(row.slice(width)));
+    return { account, running };
+  }
+
+  insertRunning(rt: RunningTransaction, unlessSettled = false): boolean {
+    const params = [
+      rt.transaction_tag,
+      rt.proxy_tag,
+      rt.source,
+      rt.source_ip,
+      rt.destination,
+      rt.carrier_ip,
+      encodeValue('json', rt.tags),
+      encodeValue('json', rt.destination_rate),
+      encodeValue('bool', rt.in_progress),
+      encodeValue('bool', rt.inbound),
+      encodeValue('bool', rt.primary),
+      rt.timestamp_begin,
+      rt.timestamp_end,
+      rt.tenant,
+      rt.account_tag,
+    ];
+    if (unlessSettled) return this.statements.get(SQL.insertRunningUnlessSettled).run(...params, rt.transaction_tag).changes > 0;
+    return this.statements.get(SQL.insertRunning).run(...params).changes > 0;
   }
 
   endRunning(tenant: string, accountTag: string, transactionTag: string, timestampEnd: Micros): RunningTransaction | null {

@@ -102,6 +102,16 @@ export class EntityStore {
   }
 
   upsert<E extends EntityName>(entity: E, ref: EntityRef, fields: Partial<EntityMap[E]>): EntityMap[E] {
+    return this.#upsert(entity, ref, fields, true) ?? fail(`${entity} vanished during upsert`);
+  }
+
+  /** The same write as upsert, minus the read-back of the record. */
+  upsertWithoutReadBack<E extends EntityName>(entity: E, ref: EntityRef, fields: Partial<EntityMap[E]>): void {
+    this.#upsert(entity, ref, fields, false);
+  }
+
+  /** Returns the record after the write, or null when `readBack` is false. */
+  #upsert<E extends EntityName>(entity: E, ref: EntityRef, fields: Partial<EntityMap[E]>, readBack: boolean): EntityMap[E] | null {
     const plan = PLANS[entity];
     const given = encodeGiven(plan.spec, fields);
     const refKey = 'key' in ref ? completeKey(plan.spec, ref.key) : null;
@@ -112,6 +122,7 @@ export class EntityStore {
       values[plan.idIndex] = randomUUID();
       const params = [...values, ...plan.defaultIndexes.map((i) => given[i] ?? null)];
       this.#write(plan, values, () => this.statements.get(plan.sql.upsertByKey).run(...params));
+      if (!readBack) return null;
       return this.#readBack(plan, this.statements.get(plan.sql.selectByKey, 'raw').get(...refKey), entity);
     }
 
@@ -122,6 +133,7 @@ export class EntityStore {
       params.push(sequence);
       const after = given.map((v, i) => v ?? (existing[i + 1] as SqlValue));
       this.#write(plan, after, () => this.statements.get(plan.sql.updateBySequence).run(...params));
+      if (!readBack) return null;
       return this.#readBack(plan, this.statements.get(plan.sql.selectBySequence, 'raw').get(sequence), entity);
     }
 
@@ -133,6 +145,7 @@ export class EntityStore {
       if (values[column] === null) throw new Error(`cannot create ${entity}: ${plan.spec.columns[column].name} is required`);
     }
     const inserted = this.#write(plan, values, () => this.statements.get(plan.sql.insert).run(...values));
+    if (!readBack) return null;
     return this.#readBack(plan, this.statements.get(plan.sql.selectBySequence, 'raw').get(inserted.lastInsertRowid), entity);
   }
 

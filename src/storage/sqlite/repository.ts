@@ -1,6 +1,6 @@
 // The Repository handed to one transaction's work. It refuses use once its transaction has
 // ended, so a forgotten await cannot write outside (or into the next) transaction.
-import type { EntityMap, EntityName, Micros, PricelistRate, RunningTransaction } from '../../domain/types.ts';
+import type { Account, EntityMap, EntityName, Micros, PricelistRate, RunningTransaction } from '../../domain/types.ts';
 import type { Condition, EntityRef, ListQuery, OperationOutcome, Repository } from '../storage.ts';
 import type { AccountStore } from './account-store.ts';
 import type { EntityStore } from './entity-store.ts';
@@ -40,8 +40,17 @@ export class SqliteRepository implements Repository {
     return this.#use().entities.get(entity, ref);
   }
 
-  async upsert<E extends EntityName>(entity: E, ref: EntityRef, fields: Partial<EntityMap[E]>): Promise<EntityMap[E]> {
-    return this.#use().entities.upsert(entity, ref, fields);
+  upsert<E extends EntityName>(entity: E, ref: EntityRef, fields: Partial<EntityMap[E]>): Promise<EntityMap[E]>;
+  upsert<E extends EntityName>(entity: E, ref: EntityRef, fields: Partial<EntityMap[E]>, options: { readBack: false }): Promise<void>;
+  async upsert<E extends EntityName>(
+    entity: E,
+    ref: EntityRef,
+    fields: Partial<EntityMap[E]>,
+    options?: { readBack: false },
+  ): Promise<EntityMap[E] | void> {
+    const entities = this.#use().entities;
+    if (options?.readBack === false) entities.upsertWithoutReadBack(entity, ref, fields);
+    else return entities.upsert(entity, ref, fields);
   }
 
   async delete<E extends EntityName>(entity: E, ref: EntityRef): Promise<EntityMap[E] | null> {
@@ -78,8 +87,12 @@ export class SqliteRepository implements Repository {
     return this.#use().accounts.findRunningByTransaction(tenant, transactionTag);
   }
 
-  async insertRunning(rt: RunningTransaction): Promise<boolean> {
-    return this.#use().accounts.insertRunning(rt);
+  async getAccountWithRunning(tenant: string, accountTag: string): Promise<{ account: Account; running: RunningTransaction[] } | null> {
+    return this.#use().accounts.getAccountWithRunning(tenant, accountTag);
+  }
+
+  async insertRunning(rt: RunningTransaction, options?: { unlessSettled: boolean }): Promise<boolean> {
+    return this.#use().accounts.insertRunning(rt, options?.unlessSettled ?? false);
   }
 
   async endRunning(tenant: string, accountTag: string, transactionTag: string, timestampEnd: Micros): Promise<RunningTransaction | null> {
