@@ -1,12 +1,20 @@
 // `end_transaction` (§4.6): rate every running transaction of the call with its frozen rate,
 // store the consolidated transaction record, debit the balance (POSTPAID too) and remove the
 // running transaction, all in one storage transaction. Repeating an end charges nothing.
-import type { Micros } from '../domain/types.ts';
+import type { Micros, RunningTransaction } from '../domain/types.ts';
 import type { Repository } from '../storage/storage.ts';
-import { loadCallAccounts, sidesOf } from './checks.ts';
+import { sidesOf, type CallAccounts } from './checks.ts';
 import type { EndTransactionRequest, OperationResponse } from './engine-types.ts';
 import { computeFee } from './fees.ts';
-import { hasParties, joinTags, loadLinkedAccounts, partiesFromAuthorization, partiesFromRunning, partiesOf } from './parties.ts';
+import {
+  hasParties,
+  joinTags,
+  loadLinkedAccounts,
+  partiesFromAuthorization,
+  partiesFromRunning,
+  partiesOf,
+  type CallParties,
+} from './parties.ts';
 import { nothingToDo, succeeded, OperationAborted, failed, type Progress } from './responses.ts';
 
 export async function endCall(repo: Repository, request: EndTransactionRequest, at: Micros, progress: Progress): Promise<OperationResponse> {
@@ -18,13 +26,19 @@ export async function endCall(repo: Repository, request: EndTransactionRequest, 
     if (restored === null || !hasParties(restored)) return nothingToDo();
     parties = restored;
   }
-  const loaded = await loadCallAccounts(repo, tenant, parties, { requireActive: false });
+  const loaded = await loadCallAccountsWithRunning(repo, tenant, parties, transactionTag);
   if (!loaded.ok) return loaded.response;
 
-  const running = new Map((await repo.findRunningByTransaction(tenant, transactionTag)).map((rt) => [rt.account_tag, rt]));
+  const { running } = loaded;
+  let allRunningLoaded = false;
   for (const side of sidesOf(loaded.accounts)) {
     // Linked accounts first, the side's own account last (§4.6).
-    const items = [...(await loadLinkedAccounts(repo, side.account)), side.account];
+    const linked = await loadLinkedAccounts(repo, side.account);
+    if (linked.length > 0 && !allRunningLoaded) {
+      for (const rt of await repo.findRunningByTransaction(tenant, transactionTag)) running.set(rt.account_tag, rt);
+      allRunningLoaded = true;
+    }
+    const items = [...linked, side.account];
     for (const item of items) {
       progress.accountTag = item.account_tag;
       const rt = running.get(item.account_tag);
@@ -66,4 +80,28 @@ export async function endCall(repo: Repository, request: EndTransactionRequest, 
     }
   }
   return succeeded();
+}
+
+type LoadedForEnd =
+  | { ok: true; accounts: CallAccounts; running: Map<string, RunningTransaction> }
+  | { ok: false; response: OperationResponse };
+
+/**
+ * The call's accounts (the caller checked first, inactive ones included) each read together
+ * with its running transaction of this call, keyed by account tag: one read per account.
+ */
+async function loadCallAccountsWithRunning(repo: Repository, tenant: string, parties: CallParties, transactionTag: string): Promise<LoadedForEnd> {
+  const running = new Map<string, RunningTransaction>();
+  const accounts: CallAccounts = { account: null, destinationAccount: null };
+  for (const [tag, slot] of [
+    [parties.accountTag, 'account'],
+    [parties.destinationAccountTag, 'destinationAccount'],
+  ] as const) {
+    if (tag === null) continue;
+    const found = await repo.getAccountWithRunning(tenant, tag, { transactionTag });
+    if (found === null) return { ok: false, response: failed(tag, 'NOT_FOUND') };
+    for (const rt of found.running) running.set(rt.account_tag, rt);
+    accounts[slot] = found.account;
+  }
+  return { ok: true, accounts, running };
 }

@@ -94,8 +94,15 @@ export interface Repository {
   // ---- accounts: running transactions ----
   /** Running transactions of one account, oldest first. */
   listRunning(tenant: string, accountTag: string): Promise<RunningTransaction[]>;
-  /** The account (as `get` returns it) with its running transactions (as `listRunning`), in one read; null when missing. */
-  getAccountWithRunning(tenant: string, accountTag: string): Promise<{ account: Account; running: RunningTransaction[] } | null>;
+  /**
+   * The account (as `get` returns it) with its running transactions (as `listRunning`), in one
+   * read; with `transactionTag`, only the one with that tag (if any). null when the account is missing.
+   */
+  getAccountWithRunning(
+    tenant: string,
+    accountTag: string,
+    options?: { transactionTag: string },
+  ): Promise<{ account: Account; running: RunningTransaction[] } | null>;
   /** Running transactions with this transaction tag, on any account of the tenant, oldest first. */
   findRunningByTransaction(tenant: string, transactionTag: string): Promise<RunningTransaction[]>;
   /**

@@ -461,6 +461,11 @@ export function defineStorageContract(label: string, open: OpenStorage): void {
           assert.deepEqual(found, { account: await repo.get('account', { id: a1.id }), running: await repo.listRunning('default', 'a1') });
           assert.deepEqual(tagsOfRunning(found?.running ?? []), ['call-2', 'call-1']);
           assert.equal(await repo.getAccountWithRunning('other', 'a1'), null);
+          // Narrowed to one call: that running transaction only, or none, with the account either way.
+          const one = await repo.getAccountWithRunning('default', 'a1', { transactionTag: 'call-2' });
+          assert.deepEqual(one, { account: found?.account, running: [running('a1', 'call-2', { destination_rate: FROZEN, timestamp_begin: 9 })] });
+          assert.deepEqual(await repo.getAccountWithRunning('default', 'a1', { transactionTag: 'call-9' }), { account: found?.account, running: [] });
+          assert.equal(await repo.getAccountWithRunning('default', 'ghost', { transactionTag: 'call-1' }), null);
         });
       });
 

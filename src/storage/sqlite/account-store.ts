@@ -30,6 +30,9 @@ const SQL = {
   accountWithRunning:
     `SELECT ${ACCOUNT_COLUMNS}, a.tenant, a.account_tag, ${RUNNING_COLUMNS} FROM accounts a ` +
     `LEFT JOIN ${RUNNING_TABLE} r ON r.account_id = a.id WHERE a.tenant = ? AND a.account_tag = ? ORDER BY r._seq`,
+  accountWithOneRunning:
+    `SELECT ${ACCOUNT_COLUMNS}, a.tenant, a.account_tag, ${RUNNING_COLUMNS} FROM accounts a ` +
+    `LEFT JOIN ${RUNNING_TABLE} r ON r.account_id = a.id AND r.transaction_tag = ? WHERE a.tenant = ? AND a.account_tag = ?`,
   insertRunningUnlessSettled: RUNNING_WITH_OUTCOME_CHECK,
   addToBalance: 'UPDATE accounts SET balance = balance + ? WHERE tenant = ? AND account_tag = ?',
   listRunning:
@@ -109,8 +112,12 @@ export class AccountStore {
       .map((row) => decodeRunning(row as RawRow));
   }
 
-  getAccountWithRunning(tenant: string, accountTag: string): { account: Account; running: RunningTransaction[] } | null {
-    const rows = this.statements.get(SQL.accountWithRunning, 'raw').all(tenant, accountTag) as RawRow[];
+  getAccountWithRunning(tenant: string, accountTag: string, transactionTag: string | null): { account: Account; running: RunningTransaction[] } | null {
+    const rows = (
+      transactionTag === null
+        ? this.statements.get(SQL.accountWithRunning, 'raw').all(tenant, accountTag)
+        : this.statements.get(SQL.accountWithOneRunning, 'raw').all(transactionTag, tenant, accountTag)
+    ) as RawRow[];
     if (rows.length === 0) return null;
     const width = ACCOUNT_SPEC.columns.length;
     const account = decodeRawRow(ACCOUNT_SPEC.fieldKinds, rows[0], 0) as unknown as Account;

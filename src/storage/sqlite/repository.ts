@@ -87,8 +87,12 @@ export class SqliteRepository implements Repository {
     return this.#use().accounts.findRunningByTransaction(tenant, transactionTag);
   }
 
-  async getAccountWithRunning(tenant: string, accountTag: string): Promise<{ account: Account; running: RunningTransaction[] } | null> {
-    return this.#use().accounts.getAccountWithRunning(tenant, accountTag);
+  async getAccountWithRunning(
+    tenant: string,
+    accountTag: string,
+    options?: { transactionTag: string },
+  ): Promise<{ account: Account; running: RunningTransaction[] } | null> {
+    return this.#use().accounts.getAccountWithRunning(tenant, accountTag, options?.transactionTag ?? null);
   }
 
   async insertRunning(rt: RunningTransaction, options?: { unlessSettled: boolean }): Promise<boolean> {
