@@ -27,9 +27,11 @@ const RUNNING_WITH_OUTCOME_CHECK =
 
 const SQL = {
   // One row per running transaction (or one row of nulls after the account's columns when none).
+  // Sorted in JS by the trailing _seq: ORDER BY would build a temporary b-tree for every read,
+  // when an account mostly has no running transaction or one.
   accountWithRunning:
-    `SELECT ${ACCOUNT_COLUMNS}, a.tenant, a.account_tag, ${RUNNING_COLUMNS} FROM accounts a ` +
-    `LEFT JOIN ${RUNNING_TABLE} r ON r.account_id = a.id WHERE a.tenant = ? AND a.account_tag = ? ORDER BY r._seq`,
+    `SELECT ${ACCOUNT_COLUMNS}, a.tenant, a.account_tag, ${RUNNING_COLUMNS}, r._seq FROM accounts a ` +
+    `LEFT JOIN ${RUNNING_TABLE} r ON r.account_id = a.id WHERE a.tenant = ? AND a.account_tag = ?`,
   accountWithOneRunning:
     `SELECT ${ACCOUNT_COLUMNS}, a.tenant, a.account_tag, ${RUNNING_COLUMNS} FROM accounts a ` +
     `LEFT JOIN ${RUNNING_TABLE} r ON r.account_id = a.id AND r.transaction_tag = ? WHERE a.tenant = ? AND a.account_tag = ?`,
@@ -113,11 +115,15 @@ export class AccountStore {
   }
 
   getAccountWithRunning(tenant: string, accountTag: string, transactionTag: string | null): { account: Account; running: RunningTransaction[] } | null {
-    const rows = (
-      transactionTag === null
-        ? this.statements.get(SQL.accountWithRunning, 'raw').all(tenant, accountTag)
-        : this.statements.get(SQL.accountWithOneRunning, 'raw').all(transactionTag, tenant, accountTag)
-    ) as RawRow[];
+    let rows: RawRow[];
+    if (transactionTag === null) {
+      rows = this.statements.get(SQL.accountWithRunning, 'raw').all(tenant, accountTag) as RawRow[];
+      if (rows.length > 1) rows.sort((x, y) => Number(x[x.length - 1]) - Number(y[y.length - 1]));
+    } else {
+      // (account_id, transaction_tag) is unique: one row at most.
+      const row = this.statements.get(SQL.accountWithOneRunning, 'raw').get(transactionTag, tenant, accountTag) as RawRow | undefined;
+      rows = row === undefined ? [] : [row];
+    }
     if (rows.length === 0) return null;
     const width = ACCOUNT_SPEC.columns.length;
     const account = decodeRawRow(ACCOUNT_SPEC.fieldKinds, rows[0], 0) as unknown as Account;
