@@ -11,6 +11,7 @@
 //
 // Print-free: bench/run.ts prints the rows; run this file directly for a table alone. The same
 // file is the sender when started with --sender (one JSON argument).
+import { DEFAULT_CONFIG } from '../src/config/config.ts';
 import { fork } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -245,21 +246,7 @@ export function sendFromChild(job: SenderJob, timeoutMs: number): Promise<Sender
 // The agent side
 
 export function agentSettings(tenant: string): HepAgentSettings {
-  return {
-    hep_listen_udp: '127.0.0.1:0',
-    hep_listen_tcp: '',
-    tenant,
-    sip_local_domains: ['sip.example.com'],
-    sip_header_caller: '',
-    sip_header_callee: '',
-    sip_header_history_info: 'History-Info',
-    sip_header_history_info_index: 1,
-    account_tag_match_regexp: '',
-    product_tag: 'VOICE',
-    transaction_tags: [],
-    call_max_duration: 14_400,
-    call_unanswered_timeout: 300,
-  };
+  return { ...DEFAULT_CONFIG, hep_listen_udp: '127.0.0.1:0', hep_listen_tcp: '', tenant, sip_local_domains: ['sip.example.com'] };
 }
 
 export async function seed(storage: Storage, tenant: string): Promise<void> {

@@ -13,7 +13,7 @@ import { computeFee } from '../../src/rating/fees.ts';
 import { openSqliteStorage } from '../../src/storage/sqlite/index.ts';
 import type { Storage } from '../../src/storage/storage.ts';
 import { startHepAgent, type HepAgent, type HepAgentSettings } from '../../src/transports/hep-agent.ts';
-import {
+import { agentSettings,
   encodeHep3,
   endTcp,
   expectedTimes,
@@ -33,25 +33,6 @@ const TENANT = 'default';
 const CONNECT_FEE = 100;
 const RATE_PER_SECOND = 7;
 
-function settings(overrides: Partial<HepAgentSettings> = {}): HepAgentSettings {
-  return {
-    hep_listen_udp: '127.0.0.1:0',
-    hep_listen_tcp: '127.0.0.1:0',
-    tenant: TENANT,
-    // The captured calls are 1000 -> 1001 (Kamailio) and 2000 -> 2001 (OpenSIPS) at sip.example.com.
-    sip_local_domains: ['sip.example.com'],
-    sip_header_caller: '',
-    sip_header_callee: '',
-    sip_header_history_info: 'History-Info',
-    sip_header_history_info_index: 1,
-    account_tag_match_regexp: '',
-    product_tag: 'VOICE',
-    transaction_tags: [],
-    call_max_duration: 14_400,
-    call_unanswered_timeout: 300,
-    ...overrides,
-  };
-}
 
 async function seed(storage: Storage): Promise<void> {
   await storage.transaction(async (repo) => {
@@ -103,7 +84,7 @@ describe('HEP agent end to end (real engine, real SQLite file, real sockets)', (
     await storage.migrate();
     await seed(storage);
     engine = createRatingEngine({ storage });
-    agent = await startHepAgent({ settings: settings(), engine, logger: silentLogger() });
+    agent = await startHepAgent({ settings: agentSettings(), engine, logger: silentLogger() });
   });
 
   after(async () => {
@@ -234,7 +215,7 @@ describe('HEP agent end to end (real engine, real SQLite file, real sockets)', (
 
   test('a busy callee is stored as a zero-fee transaction with SIP status 486', async () => {
     const failing = await startHepAgent({
-      settings: settings({ hep_listen_tcp: '' }),
+      settings: agentSettings({ hep_listen_tcp: '' }),
       engine,
       logger: silentLogger(),
       sweepIntervalMs: 10,
@@ -279,7 +260,7 @@ describe('HEP agent end to end (real engine, real SQLite file, real sockets)', (
 
   test('a call whose BYE is never captured is closed at begin + call_max_duration and flagged', async () => {
     const short = await startHepAgent({
-      settings: settings({ hep_listen_tcp: '', call_max_duration: 0.2 }),
+      settings: agentSettings({ hep_listen_tcp: '', call_max_duration: 0.2 }),
       engine,
       logger: silentLogger(),
       sweepIntervalMs: 10,

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHepAgent, type HepAgent, type HepAgentSettings } from '../../src/transports/hep-agent.ts';
-import {
+import { agentSettings,
   RecordingEngine,
   canyanFixture,
   capturingLogger,
@@ -21,24 +21,6 @@ import {
   writeInPieces,
 } from './support.ts';
 
-function settings(overrides: Partial<HepAgentSettings> = {}): HepAgentSettings {
-  return {
-    hep_listen_udp: '127.0.0.1:0',
-    hep_listen_tcp: '127.0.0.1:0',
-    tenant: 'default',
-    sip_local_domains: ['sip.example.com'],
-    sip_header_caller: '',
-    sip_header_callee: '',
-    sip_header_history_info: 'History-Info',
-    sip_header_history_info_index: 1,
-    account_tag_match_regexp: '',
-    product_tag: 'VOICE',
-    transaction_tags: [],
-    call_max_duration: 14_400,
-    call_unanswered_timeout: 300,
-    ...overrides,
-  };
-}
 
 const KAMAILIO_UDP = [1, 2, 3, 4, 5, 6].map((n) => hepFixture(`kamailio-udp-${n}.bin`));
 
@@ -59,7 +41,7 @@ function byTag(engine: RecordingEngine, tag: string): string[] {
 describe('HEP agent over UDP', () => {
   test('a captured Kamailio call (one datagram per message) begins at the 200 OK and ends at the BYE', async () => {
     const engine = new RecordingEngine();
-    const agent = await startHepAgent({ settings: settings(), engine, logger: silentLogger() });
+    const agent = await startHepAgent({ settings: agentSettings(), engine, logger: silentLogger() });
     try {
       assert.ok(agent.udpAddress !== null && agent.udpAddress.port > 0);
       await sendUdp(agent.udpAddress.port, KAMAILIO_UDP);
@@ -108,7 +90,7 @@ describe('HEP agent over UDP', () => {
 
   test('every datagram received twice (mirrored) still gives one begin and one end', async () => {
     const engine = new RecordingEngine();
-    const agent = await startHepAgent({ settings: settings(), engine, logger: silentLogger() });
+    const agent = await startHepAgent({ settings: agentSettings(), engine, logger: silentLogger() });
     try {
       await sendUdp(agent.udpAddress!.port, KAMAILIO_UDP.flatMap((d) => [d, d]));
       await waitFor('12 packets', () => stat(agent, 'packets', 'udp', 'total') === 12);
@@ -122,7 +104,7 @@ describe('HEP agent over UDP', () => {
   test("Canyan's own test packets: the ACK begins (no 200 OK captured), the BYE ends", async () => {
     const engine = new RecordingEngine();
     const agent = await startHepAgent({
-      settings: settings({ sip_local_domains: ['192.168.192.2', 'anotherdomain.com'], hep_listen_tcp: '' }),
+      settings: agentSettings({ sip_local_domains: ['192.168.192.2', 'anotherdomain.com'], hep_listen_tcp: '' }),
       engine,
       logger: silentLogger(),
     });
@@ -147,7 +129,7 @@ describe('HEP agent over UDP', () => {
   test('bad packets are counted by reason and logged (rate-limited) with their source address', async () => {
     const engine = new RecordingEngine();
     const { logger, records } = capturingLogger();
-    const agent = await startHepAgent({ settings: settings(), engine, logger });
+    const agent = await startHepAgent({ settings: agentSettings(), engine, logger });
     try {
       const truncated = KAMAILIO_UDP[0].subarray(0, 100);
       const garbage = Array.from({ length: 30 }, () => Buffer.from('DUMMY'));
@@ -167,7 +149,7 @@ describe('HEP agent over UDP', () => {
 
   test('HEPv1 and HEPv2 datagrams are counted per version and tracked like HEP3', async () => {
     const engine = new RecordingEngine();
-    const agent = await startHepAgent({ settings: settings({ hep_listen_tcp: '' }), engine, logger: silentLogger() });
+    const agent = await startHepAgent({ settings: agentSettings({ hep_listen_tcp: '' }), engine, logger: silentLogger() });
     try {
       const hep2 = [1, 2, 3, 4, 5, 6].map((n) => hepFixture(`kamailio-udp-hep2-${n}.bin`));
       await sendUdp(agent.udpAddress!.port, hep2);
@@ -193,7 +175,7 @@ describe('HEP agent with every UDP capture', () => {
 
   test('message, transaction and core modes, HEPv1/v2, auth keys and LOG events: each call rated once', async () => {
     const engine = new RecordingEngine();
-    const agent = await startHepAgent({ settings: settings({ hep_listen_tcp: '' }), engine, logger: silentLogger() });
+    const agent = await startHepAgent({ settings: agentSettings({ hep_listen_tcp: '' }), engine, logger: silentLogger() });
     try {
       let total = 0;
       for (const [prefix, count] of cases) {
@@ -220,7 +202,7 @@ describe('HEP agent with every UDP capture', () => {
 describe('HEP agent over TCP', () => {
   test('captured streams as captured, coalesced, and in 1-byte writes, on concurrent connections', async () => {
     const engine = new RecordingEngine();
-    const agent = await startHepAgent({ settings: settings(), engine, logger: silentLogger() });
+    const agent = await startHepAgent({ settings: agentSettings(), engine, logger: silentLogger() });
     try {
       const port = agent.tcpAddress!.port;
       const asCaptured = hepFixture('kamailio-tcp-stream.bin');
@@ -263,7 +245,7 @@ describe('HEP agent over TCP', () => {
 
   test('an OpenSIPS call spread over three connections is rated once', async () => {
     const engine = new RecordingEngine();
-    const agent = await startHepAgent({ settings: settings(), engine, logger: silentLogger() });
+    const agent = await startHepAgent({ settings: agentSettings(), engine, logger: silentLogger() });
     try {
       const port = agent.tcpAddress!.port;
       const streams = [1, 2, 3].map((n) => hepFixture(`opensips-tcp-tx-stream-conn${n}.bin`));
@@ -287,7 +269,7 @@ describe('HEP agent over TCP', () => {
   test('HEPv2 over TCP cannot be framed: the connection is closed and counted', async () => {
     const engine = new RecordingEngine();
     const { logger, records } = capturingLogger();
-    const agent = await startHepAgent({ settings: settings(), engine, logger });
+    const agent = await startHepAgent({ settings: agentSettings(), engine, logger });
     try {
       const socket = await openTcp(agent.tcpAddress!.port);
       const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
@@ -306,7 +288,7 @@ describe('HEP agent over TCP', () => {
 
   test('a bad magic after good messages: the good ones count, then the connection closes', async () => {
     const engine = new RecordingEngine();
-    const agent = await startHepAgent({ settings: settings(), engine, logger: silentLogger() });
+    const agent = await startHepAgent({ settings: agentSettings(), engine, logger: silentLogger() });
     try {
       const socket = await openTcp(agent.tcpAddress!.port);
       const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
@@ -326,7 +308,7 @@ describe('HEP agent over TCP', () => {
 
   test('many long-lived connections at once; close() closes them all', async () => {
     const engine = new RecordingEngine();
-    const agent = await startHepAgent({ settings: settings(), engine, logger: silentLogger() });
+    const agent = await startHepAgent({ settings: agentSettings(), engine, logger: silentLogger() });
     const port = agent.tcpAddress!.port;
     const template = hepFixture('kamailio-tcp-stream.bin');
     const sockets = await Promise.all(Array.from({ length: 200 }, () => openTcp(port)));
@@ -351,7 +333,7 @@ describe('HEP agent over TCP', () => {
 
   test('idle connections are closed after the idle timeout', async () => {
     const engine = new RecordingEngine();
-    const agent = await startHepAgent({ settings: settings(), engine, logger: silentLogger(), tcpIdleTimeoutMs: 100 });
+    const agent = await startHepAgent({ settings: agentSettings(), engine, logger: silentLogger(), tcpIdleTimeoutMs: 100 });
     try {
       const socket = await openTcp(agent.tcpAddress!.port);
       const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
@@ -382,7 +364,7 @@ describe('HEP agent and the rating engine', () => {
   test('a busy callee is recorded as a failed attempt carrying the SIP status', async () => {
     const engine = new RecordingEngine();
     const agent = await startHepAgent({
-      settings: settings(),
+      settings: agentSettings(),
       engine,
       logger: silentLogger(),
       sweepIntervalMs: 10,
@@ -426,7 +408,7 @@ describe('HEP agent and the rating engine', () => {
   test('a call whose BYE is never captured is closed after call_max_duration, flagged max_duration', async () => {
     const engine = new RecordingEngine();
     const agent = await startHepAgent({
-      settings: settings({ call_max_duration: 0.05, transaction_tags: ['hep', 'VOICE'] }),
+      settings: agentSettings({ call_max_duration: 0.05, transaction_tags: ['hep', 'VOICE'] }),
       engine,
       logger: silentLogger(),
       sweepIntervalMs: 10,
@@ -448,7 +430,7 @@ describe('HEP agent and the rating engine', () => {
   test('an end waits for its begin even when the engine is slow to answer the begin', async () => {
     const engine = new RecordingEngine();
     engine.beginDelayMs = 100;
-    const agent = await startHepAgent({ settings: settings(), engine, logger: silentLogger() });
+    const agent = await startHepAgent({ settings: agentSettings(), engine, logger: silentLogger() });
     try {
       await sendUdp(agent.udpAddress!.port, KAMAILIO_UDP);
       await settled(agent, engine, 2);
@@ -462,7 +444,7 @@ describe('HEP agent and the rating engine', () => {
     const engine = new RecordingEngine();
     engine.failWith = new Error('database is locked');
     const { logger, records } = capturingLogger();
-    const agent = await startHepAgent({ settings: settings(), engine, logger });
+    const agent = await startHepAgent({ settings: agentSettings(), engine, logger });
     try {
       await sendUdp(agent.udpAddress!.port, KAMAILIO_UDP);
       await settled(agent, engine, 2);
@@ -484,7 +466,7 @@ describe('HEP agent and the rating engine', () => {
   test('close() waits for engine operations still in flight', async () => {
     const engine = new RecordingEngine();
     engine.beginDelayMs = 150;
-    const agent = await startHepAgent({ settings: settings(), engine, logger: silentLogger() });
+    const agent = await startHepAgent({ settings: agentSettings(), engine, logger: silentLogger() });
     await sendUdp(agent.udpAddress!.port, KAMAILIO_UDP);
     await waitFor('6 packets', () => stat(agent, 'packets', 'udp', 'total') === 6);
     await agent.close();
@@ -494,7 +476,7 @@ describe('HEP agent and the rating engine', () => {
   for (const udpReceiveThread of [true, false]) {
     test(`UDP received ${udpReceiveThread ? 'on its own thread (default)' : 'on the main thread'}: the call is rated the same`, async () => {
       const engine = new RecordingEngine();
-      const agent = await startHepAgent({ settings: settings({ hep_listen_tcp: '' }), engine, logger: silentLogger(), udpReceiveThread });
+      const agent = await startHepAgent({ settings: agentSettings({ hep_listen_tcp: '' }), engine, logger: silentLogger(), udpReceiveThread });
       try {
         assert.equal(stat(agent, 'listeners', 'udp_receive_thread'), udpReceiveThread);
         await sendUdp(agent.udpAddress!.port, KAMAILIO_UDP);
@@ -509,8 +491,8 @@ describe('HEP agent and the rating engine', () => {
   }
 
   test('the UDP receive buffer is raised (8 MiB asked by default) and shown in the stats', async () => {
-    const small = await startHepAgent({ settings: settings({ hep_listen_tcp: '' }), engine: new RecordingEngine(), logger: silentLogger(), udpReceiveBufferBytes: 64 * 1024 });
-    const large = await startHepAgent({ settings: settings({ hep_listen_tcp: '' }), engine: new RecordingEngine(), logger: silentLogger() });
+    const small = await startHepAgent({ settings: agentSettings({ hep_listen_tcp: '' }), engine: new RecordingEngine(), logger: silentLogger(), udpReceiveBufferBytes: 64 * 1024 });
+    const large = await startHepAgent({ settings: agentSettings({ hep_listen_tcp: '' }), engine: new RecordingEngine(), logger: silentLogger() });
     try {
       const smallBytes = stat(small, 'listeners', 'udp_receive_buffer_bytes');
       const largeBytes = stat(large, 'listeners', 'udp_receive_buffer_bytes');
@@ -527,7 +509,7 @@ describe('HEP agent and the rating engine', () => {
 
   test('both listeners disabled: the agent starts with no listener', async () => {
     const agent = await startHepAgent({
-      settings: settings({ hep_listen_udp: '', hep_listen_tcp: '' }),
+      settings: agentSettings({ hep_listen_udp: '', hep_listen_tcp: '' }),
       engine: new RecordingEngine(),
       logger: silentLogger(),
     });

@@ -3,21 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPacketPipeline, type PacketPipelineSettings } from '../../src/transports/packet-pipeline.ts';
 import type { PacketSource } from '../../src/transports/packet-source.ts';
-import { RecordingEngine, expectedTimes, hepFixture, silentLogger } from './support.ts';
+import { RecordingEngine, agentSettings, expectedTimes, hepFixture, silentLogger } from './support.ts';
 
-const SETTINGS: PacketPipelineSettings = {
-  tenant: 'default',
-  sip_local_domains: ['sip.example.com'],
-  sip_header_caller: '',
-  sip_header_callee: '',
-  sip_header_history_info: 'History-Info',
-  sip_header_history_info_index: 1,
-  account_tag_match_regexp: '',
-  product_tag: 'VOICE',
-  transaction_tags: [],
-  call_max_duration: 14_400,
-  call_unanswered_timeout: 300,
-};
+const SETTINGS: PacketPipelineSettings = agentSettings();
 
 test('a captured call fed packet by packet becomes a begin and an end with its SIP times', async () => {
   const engine = new RecordingEngine();

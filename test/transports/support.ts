@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { createSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
 import pino, { type Logger } from 'pino';
+import { DEFAULT_CONFIG } from '../../src/config/config.ts';
+import type { HepAgentSettings } from '../../src/transports/hep-agent.ts';
 import type {
   AuthorizationResponse,
   BeginTransactionRequest,
@@ -16,6 +18,20 @@ import type {
 } from '../../src/rating/engine-types.ts';
 
 const SHARED = existsSync('/work/shared') ? '/work/shared' : join(process.cwd(), '..', 'shared');
+
+/**
+ * The agent's default settings, listening on free loopback ports, with the captures' local
+ * domain (their calls are 1000 -> 1001 and 2000 -> 2001 at sip.example.com).
+ */
+export function agentSettings(overrides: Partial<HepAgentSettings> = {}): HepAgentSettings {
+  return {
+    ...DEFAULT_CONFIG,
+    hep_listen_udp: '127.0.0.1:0',
+    hep_listen_tcp: '127.0.0.1:0',
+    sip_local_domains: ['sip.example.com'],
+    ...overrides,
+  };
+}
 
 export function hepFixture(name: string): Buffer {
   return readFileSync(join(SHARED, 'fixtures', 'hep', name));
