@@ -1,5 +1,5 @@
 // In-memory prefix index over one tenant's price-list rates: destination-rate resolution
-// (Canyan §3.7) and least-cost routing (§3.8), with the fixes of §8.26: any prefix length
+// (Canyan §3.7) and least-cost routing (§3.8), with the fixes of §8.26: a prefix of every length
 // matches (including the whole destination), ties go to the cheapest rate, and the validity
 // window datetime_start <= at < datetime_end is enforced.
 //
