@@ -113,6 +113,21 @@ describe('sqlite storage file', () => {
     }
   });
 
+  test('a database migrated by a newer version is refused, and left untouched', async () => {
+    const db = new Database(join(dir, 'newer.db'));
+    try {
+      const newer: Migration[] = [...MIGRATIONS, { version: 2001, name: 'from the future', sql: () => 'CREATE TABLE future (x TEXT) STRICT;' }];
+      applyMigrations(db, newer);
+      assert.throws(() => applyMigrations(db), /schema migration\(s\) 2001 .*newer canyan-rating/);
+      assert.deepEqual(
+        db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all(),
+        newer.map((m) => m.version),
+      );
+    } finally {
+      db.close();
+    }
+  });
+
   test('migrate() refuses a database whose tables lack a catalogue column', async () => {
     const path = join(dir, 'old-schema.db');
     const storage = await openSqliteStorage({ path });

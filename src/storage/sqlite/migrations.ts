@@ -31,6 +31,18 @@ const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
 /** Applies every pending migration; returns the versions applied by this call. */
 export function applyMigrations(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS): number[] {
   db.exec(CREATE_MIGRATIONS_TABLE);
+  // Running older code on a database a newer version has migrated would write rows that schema
+  // no longer expects: refuse, and say which version is needed.
+  const known = new Set(migrations.map((migration) => migration.version));
+  const unknown = (db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all() as number[]).filter(
+    (version) => !known.has(version),
+  );
+  if (unknown.length > 0) {
+    throw new Error(
+      `the database has schema migration(s) ${unknown.join(', ')} that this version of canyan-rating does not know ` +
+        `(it knows up to ${Math.max(...known)}): it was written by a newer canyan-rating; upgrade instead of downgrading`,
+    );
+  }
   const isApplied = db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').pluck();
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
   const applied: number[] = [];
