@@ -477,6 +477,7 @@ function acceptingEngine(real: RatingEngine): RatingEngine {
     beginTransaction: () => Promise.resolve(ACCEPTED),
     endTransaction: () => Promise.resolve(ACCEPTED),
     recordTransaction: () => Promise.resolve(ACCEPTED),
+    completeTransaction: () => Promise.resolve(ACCEPTED),
   };
 }
 

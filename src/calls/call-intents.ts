@@ -20,11 +20,14 @@ export interface TrackedCall {
 export type CallIntent =
   /** The call was answered at `timestamp` (the 200 OK, or the ACK when no 200 OK was captured). */
   | { kind: 'begin'; call: TrackedCall; timestamp: Micros }
-  /** The call ended by a captured BYE at `timestamp`. */
-  | { kind: 'end'; call: TrackedCall; timestamp: Micros }
+  /**
+   * The call ended by a captured BYE at `timestamp`. `answeredAt` repeats the begin's time, so
+   * that a consumer that sees the end first (another engine, over a bus) can settle it alone.
+   */
+  | { kind: 'end'; call: TrackedCall; timestamp: Micros; answeredAt: Micros }
   /** The attempt ended unanswered (CANCEL or a final 3xx-6xx) at `timestamp`; it costs nothing. */
   | { kind: 'attempt_failed'; call: TrackedCall; timestamp: Micros; sipStatus: number }
   /** The call's end was never captured; it is closed at begin + the maximum call duration. */
-  | { kind: 'timed_out'; call: TrackedCall; timestamp: Micros; endReason: 'max_duration' };
+  | { kind: 'timed_out'; call: TrackedCall; timestamp: Micros; answeredAt: Micros; endReason: 'max_duration' };
 
 export type CallIntentSink = (intent: CallIntent) => void;

@@ -218,6 +218,7 @@ export class CallTracker<M extends TrackableSipMessage = TrackableSipMessage> {
             kind: 'timed_out',
             call,
             timestamp: call.answeredAt + maxCallDurationMicros,
+            answeredAt: call.answeredAt,
             endReason: 'max_duration',
           });
         }
@@ -333,7 +334,7 @@ export class CallTracker<M extends TrackableSipMessage = TrackableSipMessage> {
         }
         this.counters.ended++;
         this.finish(call, local);
-        this.send({ kind: 'end', call, timestamp: Math.max(at, call.answeredAt) });
+        this.send({ kind: 'end', call, timestamp: Math.max(at, call.answeredAt), answeredAt: call.answeredAt });
         return;
       case 'CANCEL':
         if (call.phase === RINGING && !call.cancelled && message.cseqNumber === call.inviteCseq) {

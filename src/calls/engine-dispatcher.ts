@@ -6,20 +6,13 @@
 // operation running queues the next ones. Operations of different calls requested in the same
 // turn of the event loop start together, so that the storage can commit them together. Engine failures are counted and logged, never thrown, never silently dropped.
 import type { Logger } from 'pino';
-import type {
-  BeginTransactionRequest,
-  EndTransactionRequest,
-  OperationResponse,
-  RatingEngine,
-  RecordTransactionRequest,
-} from '../rating/engine-types.ts';
+import type { OperationResponse, RatingEngine } from '../rating/engine-types.ts';
 import type { CallIntent } from './call-intents.ts';
+import { operationFor, type CallOperation as Operation, type CallRequestSettings as DispatchSettings } from './call-requests.ts';
+import type { IntentOutlet } from './intent-outlet.ts';
 
-export interface DispatchSettings {
-  tenant: string;
-  /** Tags stored on every transaction (transaction_tags plus the product tag); null when none. */
-  tags: string[] | null;
-}
+export { transactionTagsOf } from './call-requests.ts';
+export type { CallRequestSettings as DispatchSettings } from './call-requests.ts';
 
 export interface DispatchCounters {
   begin: number;
@@ -32,19 +25,7 @@ export interface DispatchCounters {
   in_flight: number;
 }
 
-type Operation =
-  | { method: 'beginTransaction'; request: BeginTransactionRequest }
-  | { method: 'endTransaction'; request: EndTransactionRequest }
-  | { method: 'recordTransaction'; request: RecordTransactionRequest };
-
-/** The transaction tags of the settings: transaction_tags plus product_tag, without blanks or repeats. */
-export function transactionTagsOf(transactionTags: readonly string[], productTag: string): string[] | null {
-  const tags = [...transactionTags, productTag].filter((tag) => tag !== '');
-  const unique = [...new Set(tags)];
-  return unique.length === 0 ? null : unique;
-}
-
-export class EngineDispatcher {
+export class EngineDispatcher implements IntentOutlet {
   readonly counters: DispatchCounters = { begin: 0, end: 0, record: 0, engine_rejected: 0, engine_errors: 0, in_flight: 0 };
   /**
    * Calls with an operation running, each with the operations waiting behind it (often none).
@@ -66,7 +47,7 @@ export class EngineDispatcher {
   /** Queues the intent behind the previous operations of the same call. Never throws. */
   dispatch(intent: CallIntent): void {
     // The request is built now: the tracker's call state is not read again later.
-    const operation = this.operationFor(intent);
+    const operation = operationFor(intent, this.settings);
     const tag = intent.call.transactionTag;
     this.counters.in_flight++;
     const waiting = this.busy.get(tag);
@@ -92,6 +73,19 @@ export class EngineDispatcher {
     for (const { tag, operation } of starting) void this.drain(tag, operation);
   }
 
+  stats(): Record<string, number> {
+    const c = this.counters;
+    return {
+      emitted: c.begin + c.end + c.record,
+      begin: c.begin,
+      end: c.end,
+      record: c.record,
+      engine_rejected: c.engine_rejected,
+      engine_errors: c.engine_errors,
+      in_flight: c.in_flight,
+    };
+  }
+
   /** Resolves once every queued operation has settled (including ones queued meanwhile). */
   idle(): Promise<void> {
     if (this.busy.size === 0) return Promise.resolve();
@@ -113,70 +107,6 @@ export class EngineDispatcher {
       this.idleWaiters = [];
       for (const resolve of waiters) resolve();
     }
-  }
-
-  private operationFor(intent: CallIntent): Operation {
-    const call = intent.call;
-    const tenant = this.settings.tenant;
-    const transaction_tag = call.transactionTag;
-    const account_tag = call.accountTag === '' ? null : call.accountTag;
-    const destination_account_tag = call.destinationAccountTag === '' ? null : call.destinationAccountTag;
-    // Object literals with every field written out (no spreads): one allocation per request.
-    switch (intent.kind) {
-      case 'begin':
-        return {
-          method: 'beginTransaction',
-          request: {
-            tenant,
-            transaction_tag,
-            account_tag,
-            destination_account_tag,
-            source: call.source === '' ? null : call.source,
-            source_ip: call.sourceIp,
-            destination: call.destination === '' ? null : call.destination,
-            carrier_ip: null,
-            tags: this.tags(),
-            timestamp_begin: intent.timestamp,
-          },
-        };
-      case 'end':
-        return {
-          method: 'endTransaction',
-          request: { tenant, transaction_tag, account_tag, destination_account_tag, timestamp_end: intent.timestamp, end_reason: null },
-        };
-      case 'timed_out':
-        return {
-          method: 'endTransaction',
-          request: { tenant, transaction_tag, account_tag, destination_account_tag, timestamp_end: intent.timestamp, end_reason: intent.endReason },
-        };
-      case 'attempt_failed':
-        return {
-          method: 'recordTransaction',
-          request: {
-            tenant,
-            transaction_tag,
-            account_tag,
-            destination_account_tag,
-            source: call.source === '' ? null : call.source,
-            source_ip: call.sourceIp,
-            destination: call.destination === '' ? null : call.destination,
-            carrier_ip: null,
-            tags: this.tags(),
-            authorized: false,
-            unauthorized_reason: null,
-            // No authorization happens on this path; the INVITE is when a proxy would have asked.
-            timestamp_auth: call.invitedAt,
-            timestamp_begin: intent.timestamp,
-            timestamp_end: intent.timestamp,
-            sip_status: intent.sipStatus,
-          },
-        };
-    }
-  }
-
-  /** A copy per request: the engine may keep or change what it is given. */
-  private tags(): string[] | null {
-    return this.settings.tags === null ? null : this.settings.tags.slice();
   }
 
   private async run(operation: Operation): Promise<void> {

@@ -5,10 +5,10 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from './errors.ts';
 import type { HepAgentSettings } from '../transports/hep-agent.ts';
-import { configSchema, type LogLevel } from './schema.ts';
+import { configSchema, type BusProtocol, type LogLevel } from './schema.ts';
 
 export { ConfigError } from './errors.ts';
-export { LOG_LEVELS, type LogLevel } from './schema.ts';
+export { BUS_PROTOCOLS, LOG_LEVELS, type BusProtocol, type LogLevel } from './schema.ts';
 
 /**
  * Flat on purpose: the HEP agent's settings are part of it, so the whole configuration can be
@@ -17,11 +17,31 @@ export { LOG_LEVELS, type LogLevel } from './schema.ts';
 export interface RatingConfig extends HepAgentSettings {
   /** `host:port` of the HTTP server (GraphQL + REST). */
   api_listen: string;
-  /** `sqlite:PATH`. */
+  /** `sqlite:PATH` or `postgres://...`. */
   database_url: string;
   log_level: LogLevel;
   /** Largest accepted HTTP request body, in bytes. */
   api_body_limit: number;
+  /** Connections per process to PostgreSQL (ignored by SQLite). */
+  database_pool_size: number;
+  /** Where the HEP agent keeps the state of open calls: `memory` or `redis://...`. */
+  state_url: string;
+  /** Prefix of every Redis key the agent writes (several deployments can share one Redis). */
+  state_key_prefix: string;
+  /** With state_url=memory: file the agent saves its open calls to on a clean stop and restores on start ("" disables). */
+  state_file: string;
+  /** How call events reach the engine: `local` (in-process) or `amqp://...` (RabbitMQ). */
+  bus_url: string;
+  /** `native` (durable queue, persistent messages) or `canyan` (the original's queues and JSON). */
+  bus_protocol: BusProtocol;
+  /** Queue of the native protocol. */
+  bus_queue: string;
+  /** Directory of the agent's on-disk spool of events not yet accepted by the bus or engine. */
+  spool_dir: string;
+  /** Largest size of the spool, in bytes; beyond it events are refused (and counted, and logged). */
+  spool_max_bytes: number;
+  /** Events an engine process works on at once (RabbitMQ prefetch). */
+  engine_prefetch: number;
 }
 
 export type ConfigKey = keyof RatingConfig;
@@ -50,6 +70,16 @@ export const DEFAULT_CONFIG: Readonly<RatingConfig> = Object.freeze({
   transaction_tags: [],
   call_max_duration: 14_400,
   call_unanswered_timeout: 300,
+  database_pool_size: 10,
+  state_url: 'memory',
+  state_key_prefix: 'canyan-rating:',
+  state_file: './data/agent-calls.json',
+  bus_url: 'local',
+  bus_protocol: 'native',
+  bus_queue: 'canyan-rating.events',
+  spool_dir: './data/spool',
+  spool_max_bytes: 1_073_741_824,
+  engine_prefetch: 64,
 });
 
 export interface ConfigKeySpec {
@@ -68,7 +98,7 @@ const agentEnv = (key: string): string => `RATING_AGENT_HEP_${key.toUpperCase()}
 /** Every key, in the order `--help` lists them. */
 export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
   { key: 'api_listen', env: ['RATING_API_LISTEN'], yamlAliases: [], flag: '--api-listen', description: 'host:port of the HTTP server (GraphQL at /graphql, REST at /v1/*)' },
-  { key: 'database_url', env: ['RATING_DATABASE_URL'], yamlAliases: [], flag: '--database-url', description: 'database, sqlite:PATH' },
+  { key: 'database_url', env: ['RATING_DATABASE_URL'], yamlAliases: [], flag: '--database-url', description: 'database, sqlite:PATH or postgres://user@host:port/db' },
   { key: 'tenant', env: ['RATING_TENANT', agentEnv('tenant')], yamlAliases: [], flag: '--tenant', description: 'tenant of the calls rated by the HEP agent' },
   { key: 'log_level', env: ['RATING_LOG_LEVEL'], yamlAliases: [], flag: '--log-level', description: 'fatal, error, warn, info, debug, trace or silent' },
   { key: 'api_body_limit', env: ['RATING_API_BODY_LIMIT'], yamlAliases: [], flag: null, description: 'largest HTTP request body, in bytes' },
@@ -84,19 +114,29 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
   { key: 'transaction_tags', env: [agentEnv('transaction_tags')], yamlAliases: [], flag: null, description: 'tags added to HEP-rated transactions (list)' },
   { key: 'call_max_duration', env: ['RATING_CALL_MAX_DURATION'], yamlAliases: [], flag: null, description: 'seconds after which an answered call without BYE is closed' },
   { key: 'call_unanswered_timeout', env: ['RATING_CALL_UNANSWERED_TIMEOUT'], yamlAliases: [], flag: null, description: 'seconds after which an unanswered INVITE is forgotten' },
+  { key: 'database_pool_size', env: ['RATING_DATABASE_POOL_SIZE'], yamlAliases: [], flag: null, description: 'PostgreSQL connections per process' },
+  { key: 'state_url', env: ['RATING_STATE_URL'], yamlAliases: [], flag: '--state-url', description: 'call state of the HEP agent: memory or redis://host:port/db' },
+  { key: 'state_key_prefix', env: ['RATING_STATE_KEY_PREFIX'], yamlAliases: [], flag: null, description: 'prefix of the Redis keys of the call state' },
+  { key: 'state_file', env: ['RATING_STATE_FILE'], yamlAliases: [], flag: null, description: 'with state_url=memory: open calls saved here on stop, restored on start ("" disables)' },
+  { key: 'bus_url', env: ['RATING_BUS_URL'], yamlAliases: [], flag: '--bus-url', description: 'event bus between agent and engine: local or amqp://user:pass@host:port/vhost' },
+  { key: 'bus_protocol', env: ['RATING_BUS_PROTOCOL'], yamlAliases: [], flag: null, description: 'native, or canyan (the original begin_transaction/end_transaction queues and JSON)' },
+  { key: 'bus_queue', env: ['RATING_BUS_QUEUE'], yamlAliases: [], flag: null, description: 'queue of the native bus protocol' },
+  { key: 'spool_dir', env: ['RATING_SPOOL_DIR'], yamlAliases: [], flag: null, description: 'directory of the agent\'s on-disk spool for undelivered events' },
+  { key: 'spool_max_bytes', env: ['RATING_SPOOL_MAX_BYTES'], yamlAliases: [], flag: null, description: 'largest size of the spool, in bytes' },
+  { key: 'engine_prefetch', env: ['RATING_ENGINE_PREFETCH'], yamlAliases: [], flag: null, description: 'events an engine process works on at once' },
 ];
 
 /**
- * Keys of the original HEP agent's config.yaml that mean nothing here (there is no message bus
- * and no Redis), accepted so that an existing file loads; the caller is warned.
+ * Keys of the original HEP agent's config.yaml whose settings are spelt differently here (one
+ * URL each), accepted so that an existing file loads; the caller is told what to use instead.
  */
-const OBSOLETE_YAML_KEYS: readonly string[] = [
-  'message_bus_uri',
-  'state_manager',
-  'redis_address',
-  'redis_password',
-  'redis_db',
-];
+const OBSOLETE_YAML_KEYS: ReadonlyMap<string, string> = new Map([
+  ['message_bus_uri', 'bus_url (with bus_protocol: canyan to feed a Canyan engine)'],
+  ['state_manager', 'state_url'],
+  ['redis_address', 'state_url'],
+  ['redis_password', 'state_url'],
+  ['redis_db', 'state_url'],
+]);
 
 export interface LoadConfigInput {
   /**
@@ -183,8 +223,9 @@ function readYamlLayer(
   for (const [name, value] of Object.entries(document)) {
     const spec = CONFIG_KEYS.find((candidate) => candidate.key === name || candidate.yamlAliases.includes(name));
     if (spec === undefined) {
-      if (OBSOLETE_YAML_KEYS.includes(name)) {
-        warn?.(`${origin}: key ${name} is ignored (canyan-rating has no message bus or Redis)`);
+      const replacement = OBSOLETE_YAML_KEYS.get(name);
+      if (replacement !== undefined) {
+        warn?.(`${origin}: key ${name} is ignored; set ${replacement} instead`);
       } else {
         problems.push(`${name} (from ${origin}): unknown configuration key`);
       }

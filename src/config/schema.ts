@@ -74,6 +74,34 @@ const databaseUrl = nonEmptyText.superRefine((value, ctx) => {
   }
 });
 
+/** A URL with one of `schemes`, or exactly one of `keywords`. */
+function urlOrKeyword(keywords: readonly string[], schemes: readonly string[]): z.ZodType<string, z.ZodTypeDef, unknown> {
+  const expected = [...keywords, ...schemes.map((scheme) => `${scheme}//...`)].join(' or ');
+  return nonEmptyText.superRefine((value, ctx) => {
+    if (keywords.includes(value)) return;
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be ${expected}` });
+      return;
+    }
+    if (!schemes.includes(url.protocol)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be ${expected}` });
+  });
+}
+
+export const BUS_PROTOCOLS = ['native', 'canyan'] as const;
+export type BusProtocol = (typeof BUS_PROTOCOLS)[number];
+
+const busProtocol = text.transform((value) => value.toLowerCase()).pipe(
+  z.enum(BUS_PROTOCOLS, { errorMap: () => ({ message: `must be one of ${BUS_PROTOCOLS.join(', ')}` }) }),
+);
+
+// AMQP queue names: up to 255 bytes; "amq." is reserved by the broker.
+const queueName = nonEmptyText.refine((value) => Buffer.byteLength(value) <= 200 && !value.startsWith('amq.'), {
+  message: 'must be a queue name of at most 200 bytes, not starting with "amq."',
+});
+
 const logLevel = text.transform((value) => value.toLowerCase()).pipe(
   z.enum(LOG_LEVELS, { errorMap: () => ({ message: `must be one of ${LOG_LEVELS.join(', ')}` }) }),
 );
@@ -97,5 +125,15 @@ export const configSchema = z
     transaction_tags: textList,
     call_max_duration: wholeNumber(1),
     call_unanswered_timeout: wholeNumber(1),
+    database_pool_size: wholeNumber(1),
+    state_url: urlOrKeyword(['memory'], ['redis:', 'rediss:']),
+    state_key_prefix: text,
+    state_file: text,
+    bus_url: urlOrKeyword(['local'], ['amqp:', 'amqps:']),
+    bus_protocol: busProtocol,
+    bus_queue: queueName,
+    spool_dir: nonEmptyText,
+    spool_max_bytes: wholeNumber(4096),
+    engine_prefetch: wholeNumber(1),
   })
   .strict();

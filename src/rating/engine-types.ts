@@ -75,6 +75,13 @@ export interface RatingEngine {
   endTransaction(request: EndTransactionRequest): Promise<OperationResponse>;
   rollbackTransaction(request: RollbackTransactionRequest): Promise<RollbackResponse>;
   recordTransaction(request: RecordTransactionRequest): Promise<OperationResponse>;
+  /**
+   * Begin and end of one call in a single atomic operation, for consumers that may see a call's
+   * end before (or without) its begin: events of one call handled by different engines. Whatever
+   * was already done is skipped (a begun call is only ended, a settled one changes nothing), so
+   * it is as idempotent as begin and end are. An addition; Canyan has no such operation.
+   */
+  completeTransaction(begin: BeginTransactionRequest, end: EndTransactionRequest): Promise<OperationResponse>;
 }
 
 /** The engine's clock, injected so tests and HEP replays control "now". */

@@ -30,6 +30,12 @@ export interface RatingEngineOptions {
   clock?: Clock;
   /** Share one cache with the API so rate indexes are built once per tenant and version. */
   rates?: RateIndexCache;
+  /**
+   * Let unexpected errors (storage unreachable, a bug) propagate instead of answering
+   * INTERNAL_ERROR: a message-bus consumer must then not acknowledge the event, so it is retried.
+   * Default false (the REST and GraphQL transports answer with a response).
+   */
+  rethrowUnexpectedErrors?: boolean;
 }
 
 /** The account named first by a request: who an unexpected failure is reported against. */
@@ -55,6 +61,7 @@ export function createRatingEngine(options: RatingEngineOptions): RatingEngine {
       return await storage.transaction((repo) => work(repo, progress));
     } catch (error) {
       if (error instanceof OperationAborted) return error.response;
+      if (options.rethrowUnexpectedErrors === true) throw error;
       return failed(progress.accountTag, 'INTERNAL_ERROR');
     }
   }
@@ -83,6 +90,18 @@ export function createRatingEngine(options: RatingEngineOptions): RatingEngine {
       } catch {
         return { ok: false };
       }
+    },
+
+    completeTransaction(begin: BeginTransactionRequest, end: EndTransactionRequest): Promise<OperationResponse> {
+      const beganAt = begin.timestamp_begin ?? clock();
+      const endedAt = end.timestamp_end ?? clock();
+      return settle(begin, async (repo, progress) => {
+        // A begin that fails (unknown or inactive account) leaves nothing for the end to settle;
+        // its answer is the call's. A begin that finds the call running or settled does nothing.
+        const began = await beginCall(repo, await rates.forTenant(repo, begin.tenant), begin, beganAt, progress);
+        if (!began.ok) throw new OperationAborted(began);
+        return endCall(repo, end, endedAt, progress);
+      });
     },
 
     recordTransaction(request: RecordTransactionRequest): Promise<OperationResponse> {

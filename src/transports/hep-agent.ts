@@ -133,7 +133,6 @@ export async function startHepAgent(options: HepAgentOptions): Promise<HepAgent>
     tcpAddress: address(tcp),
     stats() {
       const calls = tracker.counters;
-      const sent = dispatcher.counters;
       return {
         listeners: {
           udp: udp === null ? null : formatListenAddress(udp.address),
@@ -155,15 +154,7 @@ export async function startHepAgent(options: HepAgentOptions): Promise<HepAgent>
         internal_errors: counters.internalErrors,
         bad_packet_logs_suppressed: badPackets.suppressed,
         calls: { tracked: tracker.trackedCalls, ...calls },
-        transactions: {
-          emitted: sent.begin + sent.end + sent.record,
-          begin: sent.begin,
-          end: sent.end,
-          record: sent.record,
-          engine_rejected: sent.engine_rejected,
-          engine_errors: sent.engine_errors,
-          in_flight: sent.in_flight,
-        },
+        transactions: dispatcher.stats(),
       };
     },
     close() {

@@ -25,7 +25,7 @@ test('operations of one call run in order; other calls do not wait for it', asyn
   engine.beginDelayMs = 60;
   const dispatcher = new EngineDispatcher(engine, { tenant: 't', tags: null }, silentLogger());
   dispatcher.dispatch({ kind: 'begin', call: call('slow'), timestamp: 1 });
-  dispatcher.dispatch({ kind: 'end', call: call('slow'), timestamp: 2 });
+  dispatcher.dispatch({ kind: 'end', call: call('slow'), timestamp: 2, answeredAt: 1 });
   dispatcher.dispatch({ kind: 'attempt_failed', call: call('other'), timestamp: 3, sipStatus: 603 });
   await dispatcher.idle();
   assert.deepEqual(
@@ -71,7 +71,7 @@ test('each request gets its own copy of the transaction tags', async () => {
   dispatcher.dispatch({ kind: 'begin', call: call('x'), timestamp: 1 });
   dispatcher.dispatch({ kind: 'attempt_failed', call: call('y'), timestamp: 2, sipStatus: 486 });
   await dispatcher.idle();
-  const [first, second] = engine.calls.map((c) => (c.method === 'endTransaction' ? null : c.request.tags));
+  const [first, second] = engine.calls.map((c) => (c.method === 'beginTransaction' || c.method === 'recordTransaction' ? c.request.tags : null));
   assert.deepEqual(first, ['VOICE']);
   assert.deepEqual(second, ['VOICE']);
   assert.notEqual(first, second);

@@ -128,7 +128,8 @@ export async function waitFor(what: string, condition: () => boolean, timeoutMs 
 export type RecordedCall =
   | { method: 'beginTransaction'; request: BeginTransactionRequest }
   | { method: 'endTransaction'; request: EndTransactionRequest }
-  | { method: 'recordTransaction'; request: RecordTransactionRequest };
+  | { method: 'recordTransaction'; request: RecordTransactionRequest }
+  | { method: 'completeTransaction'; request: EndTransactionRequest; begin: BeginTransactionRequest };
 
 /** A rating engine that only records the operations it receives (the real one is in the e2e test). */
 export class RecordingEngine implements RatingEngine {
@@ -157,6 +158,10 @@ export class RecordingEngine implements RatingEngine {
 
   async recordTransaction(request: RecordTransactionRequest): Promise<OperationResponse> {
     return this.respond({ method: 'recordTransaction', request });
+  }
+
+  async completeTransaction(begin: BeginTransactionRequest, request: EndTransactionRequest): Promise<OperationResponse> {
+    return this.respond({ method: 'completeTransaction', request, begin });
   }
 
   private respond(call: RecordedCall): OperationResponse {

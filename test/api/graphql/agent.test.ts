@@ -61,6 +61,9 @@ function stubEngine(fail: boolean): { engine: RatingEngine; calls: Calls } {
       maybeFail();
       return ok;
     },
+    async completeTransaction() {
+      throw new Error('not used by the GraphQL agent');
+    },
   };
   return { engine, calls };
 }

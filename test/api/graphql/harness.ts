@@ -33,6 +33,7 @@ const unusedEngine: RatingEngine = {
   endTransaction: () => Promise.reject(new Error('no engine in this test')),
   rollbackTransaction: () => Promise.reject(new Error('no engine in this test')),
   recordTransaction: () => Promise.reject(new Error('no engine in this test')),
+  completeTransaction: () => Promise.reject(new Error('no engine in this test')),
 };
 
 export interface EngineParts {

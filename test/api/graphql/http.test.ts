@@ -168,6 +168,7 @@ describe('unexpected resolver failures', () => {
       endTransaction: () => Promise.reject(failing),
       rollbackTransaction: () => Promise.reject(failing),
       recordTransaction: () => Promise.reject(failing),
+      completeTransaction: () => Promise.reject(failing),
     };
     await registerGraphql(app, { storage: brokenStorage, rates: new RateIndexCache(), engine, clock: () => 0 });
     try {
@@ -208,6 +209,7 @@ describe('body size limit', () => {
         endTransaction: () => Promise.reject(new Error('unused')),
         rollbackTransaction: () => Promise.reject(new Error('unused')),
         recordTransaction: () => Promise.reject(new Error('unused')),
+        completeTransaction: () => Promise.reject(new Error('unused')),
       },
       clock: () => 0,
     });

@@ -279,6 +279,7 @@ describe('HTTP server limits and failures', () => {
       endTransaction: failing,
       rollbackTransaction: failing,
       recordTransaction: failing,
+      completeTransaction: failing,
     };
     const h = await startHarness({ engine: () => engine });
     try {
@@ -314,6 +315,7 @@ describe('closing the server', () => {
       endTransaction: async () => ({ ...(await slow()), failed_account_tag: null, failed_reason: null }),
       rollbackTransaction: slow,
       recordTransaction: async () => ({ ...(await slow()), failed_account_tag: null, failed_reason: null }),
+      completeTransaction: async () => ({ ...(await slow()), failed_account_tag: null, failed_reason: null }),
     };
     const h = await startHarness({ engine: () => engine });
     const pending = h.post('/v1/rollback_transaction', { transaction_tag: '1' });
