@@ -51,7 +51,35 @@ describe('loadConfig defaults', () => {
       transaction_tags: [],
       call_max_duration: 14400,
       call_unanswered_timeout: 300,
+      database_pool_size: 10,
+      state_url: 'memory',
+      state_key_prefix: 'canyan-rating:',
+      state_file: './data/agent-calls.json',
+      bus_url: 'local',
+      bus_protocol: 'native',
+      bus_queue: 'canyan-rating.events',
+      spool_dir: './data/spool',
+      spool_max_bytes: 1073741824,
+      engine_prefetch: 64,
     });
+  });
+
+  test('state_url, bus_url and bus_protocol accept their forms and name what is expected otherwise', () => {
+    const ok = loadConfig({
+      flags: {},
+      env: { RATING_STATE_URL: 'redis://127.0.0.1:6379/2', RATING_BUS_URL: 'amqp://guest:guest@127.0.0.1:5672/%2F', RATING_BUS_PROTOCOL: 'Canyan' },
+    });
+    assert.equal(ok.state_url, 'redis://127.0.0.1:6379/2');
+    assert.equal(ok.bus_url, 'amqp://guest:guest@127.0.0.1:5672/%2F');
+    assert.equal(ok.bus_protocol, 'canyan');
+    assert.throws(
+      () => loadConfig({ flags: { state_url: 'mysql://x', bus_url: 'kafka', bus_protocol: 'x', bus_queue: 'amq.x' }, env: {} }),
+      (error: Error) =>
+        /state_url \(from flag --state-url\): must be memory or redis:\/\/\.\.\. or rediss:\/\/\.\.\./.test(error.message) &&
+        /bus_url \(from flag --bus-url\): must be local or amqp:/.test(error.message) &&
+        /bus_protocol .*must be one of native, canyan/.test(error.message) &&
+        /bus_queue .*amq\./.test(error.message),
+    );
   });
 
   test('the defaults object is frozen and the result is a fresh copy', () => {
