@@ -1,5 +1,6 @@
 // The HTTP server: GraphQL API (/graphql), the agent's REST endpoints (/v1/*) and status
-// routes, on one Fastify instance. Every error answer is JSON without a stack trace.
+// routes, on one Fastify instance; or, in processes without the API role (a separate agent or
+// engine), the status routes alone. Every error answer is JSON without a stack trace.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { RatingConfig } from '../config/config.ts';
@@ -9,9 +10,16 @@ import type { Storage } from '../storage/storage.ts';
 import { registerGraphql } from './graphql/index.ts';
 import { registerRestRoutes } from './rest/routes.ts';
 
-/** What GET /status/agent needs of a running HEP agent. */
-export interface AgentStatsSource {
+/** What GET /status/agent and /status/engine need of a running HEP agent or bus consumer. */
+export interface StatsSource {
   stats(): Record<string, unknown>;
+}
+
+export interface StatusSources {
+  /** The HEP agent running in this process, if any. */
+  agent?: StatsSource | null;
+  /** The message-bus consumer (engine role) running in this process, if any. */
+  engine?: StatsSource | null;
 }
 
 export interface ServerDependencies {
@@ -22,13 +30,42 @@ export interface ServerDependencies {
   clock: Clock;
   logger: Logger;
   /** The HEP agent running in this process, if any. */
-  agent?: AgentStatsSource | null;
+  agent?: StatsSource | null;
+  /** The message-bus consumer running in this process, if any. */
+  engineConsumer?: StatsSource | null;
 }
 
 export async function buildServer(deps: ServerDependencies): Promise<FastifyInstance> {
-  const bodyLimit = deps.config.api_body_limit;
+  const app = createHttpApp(deps.config, deps.logger);
+  registerStatusRoutes(app, { agent: deps.agent ?? null, engine: deps.engineConsumer ?? null });
+  await registerRestRoutes(app, { engine: deps.engine });
+  await registerGraphql(app, { storage: deps.storage, rates: deps.rates, engine: deps.engine, clock: deps.clock });
+  await app.ready();
+  return app;
+}
+
+/**
+ * The HTTP server of a process without the API role: /status, /status/agent, /status/engine.
+ * Anything else answers 404 naming where the API is.
+ */
+export async function buildStatusServer(deps: {
+  config: Pick<RatingConfig, 'api_body_limit'>;
+  logger: Logger;
+  roles: readonly string[];
+  sources: StatusSources;
+}): Promise<FastifyInstance> {
+  const where = `this process runs the ${deps.roles.join(' and ')} role; GraphQL and /v1/* are served by the api role`;
+  const app = createHttpApp(deps.config, deps.logger, where);
+  registerStatusRoutes(app, deps.sources);
+  await app.ready();
+  return app;
+}
+
+/** `notFoundHint`: appended to 404 answers, e.g. where the missing routes are served instead. */
+function createHttpApp(config: Pick<RatingConfig, 'api_body_limit'>, logger: Logger, notFoundHint?: string): FastifyInstance {
+  const bodyLimit = config.api_body_limit;
   // Seen as Fastify's base logger type so the instance is the plain FastifyInstance plugins expect.
-  const loggerInstance: FastifyBaseLogger = deps.logger;
+  const loggerInstance: FastifyBaseLogger = logger;
   const app = Fastify({
     loggerInstance,
     bodyLimit,
@@ -51,14 +88,18 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
     return reply.code(status).send({ detail: error.message });
   });
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send({ detail: `Not Found: ${request.method} ${request.url.split('?')[0]}` });
+    const hint = notFoundHint === undefined ? '' : ` (${notFoundHint})`;
+    reply.code(404).send({ detail: `Not Found: ${request.method} ${request.url.split('?')[0]}${hint}` });
   });
 
   registerCors(app);
+  return app;
+}
 
+function registerStatusRoutes(app: FastifyInstance, sources: StatusSources): void {
   app.get('/status', async (_request, reply) => reply.code(204).send());
   app.get('/status/agent', async (_request, reply) => {
-    const agent = deps.agent ?? null;
+    const agent = sources.agent ?? null;
     if (agent === null) {
       return reply.code(404).send({
         detail: 'No HEP agent runs in this process: it was started without the agent role, or hep_listen_udp and hep_listen_tcp are both empty',
@@ -66,12 +107,15 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
     }
     return reply.code(200).send(agent.stats());
   });
-
-  await registerRestRoutes(app, { engine: deps.engine });
-  await registerGraphql(app, { storage: deps.storage, rates: deps.rates, engine: deps.engine, clock: deps.clock });
-
-  await app.ready();
-  return app;
+  app.get('/status/engine', async (_request, reply) => {
+    const engine = sources.engine ?? null;
+    if (engine === null) {
+      return reply.code(404).send({
+        detail: 'No message-bus consumer runs in this process: it was started without the engine role, or bus_url is local (calls are rated by the agent\'s own process)',
+      });
+    }
+    return reply.code(200).send(engine.stats());
+  });
 }
 
 /**

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
-import { buildServer, type AgentStatsSource } from '../../../src/api/server.ts';
+import { buildServer, type StatsSource } from '../../../src/api/server.ts';
 import { loadConfig } from '../../../src/config/config.ts';
 import { createRatingEngine } from '../../../src/rating/engine.ts';
 import type { Clock, RatingEngine } from '../../../src/rating/engine-types.ts';
@@ -23,7 +23,7 @@ export interface Harness {
 
 export interface HarnessOptions {
   engine?: (storage: Storage, rates: RateIndexCache, clock: Clock) => RatingEngine;
-  agent?: AgentStatsSource | null;
+  agent?: StatsSource | null;
   bodyLimit?: number;
   clock?: Clock;
 }
