@@ -18,34 +18,30 @@
 //   implausible one); ages for timeouts use the injected local clock, so that a sender with a
 //   skewed clock (or a replay of old captures) is not closed early.
 import type { Micros } from '../domain/types.ts';
-import type { CallIntent, CallIntentSink, TrackedCall } from './call-intents.ts';
+import type { CallIntentSink } from './call-intents.ts';
+import {
+  CallState,
+  FINISHED_FROM,
+  NOTHING,
+  applyMessage,
+  applySweep,
+  callRecordOf,
+  callStateFromRecord,
+  captureTime,
+  isInitialInvite,
+  newCallTrackerCounters,
+  nonEmpty,
+  reportOutcome,
+  type CallRecord,
+  type CallRuleSettings,
+  type CallTrackerCounters,
+  type TrackableSipMessage,
+} from './call-rules.ts';
+import type { CallStateTracker, CapturedPacket, IdentifiedParties } from './state-tracker.ts';
 import { StringPool, detachString } from './string-pool.ts';
 
-/** The parts of a parsed SIP message the tracker reads (src/sip's SipMessage satisfies it). */
-export interface TrackableSipMessage {
-  readonly isRequest: boolean;
-  readonly method: string | null;
-  readonly statusCode: number | null;
-  readonly callId: string | null;
-  readonly cseqNumber: number | null;
-  readonly cseqMethod: string | null;
-  readonly to: { readonly tag: string | null } | null;
-}
-
-/** The parts of the HEP envelope the tracker reads (src/hep's HepMessage satisfies it). */
-export interface CapturedPacket {
-  readonly timestampMicros: Micros | null;
-  readonly correlationId: string | null;
-  readonly srcIp: string | null;
-}
-
-/** Same shape as src/sip's CallParties: "" when unknown. */
-export interface IdentifiedParties {
-  accountTag: string;
-  destinationAccountTag: string;
-  source: string;
-  destination: string;
-}
+export type { CallTrackerCounters, TrackableSipMessage } from './call-rules.ts';
+export type { CapturedPacket, IdentifiedParties } from './state-tracker.ts';
 
 export interface CallTrackerOptions<M extends TrackableSipMessage> {
   identifyParties: (message: M) => IdentifiedParties;
@@ -62,86 +58,24 @@ export interface CallTrackerOptions<M extends TrackableSipMessage> {
   maxTrackedCalls?: number;
 }
 
-export interface CallTrackerCounters {
-  opened: number;
-  answered: number;
-  ended: number;
-  failed: number;
-  timed_out: number;
-  /** Initial INVITEs (counted once per call) for which neither account tag was identified. */
-  untracked: number;
-  /** Unanswered INVITEs forgotten after the unanswered timeout, with no failure captured. */
-  forgotten_unanswered: number;
-  /** Calls ended by a BYE whose answer (2xx and ACK) was never captured. */
-  answer_not_captured: number;
-  /** Messages about a call that had already finished (late copies, retransmissions). */
-  after_end: number;
-  /** Messages for which no call is tracked (mid-call captures, untracked calls, orphan replies). */
-  unknown_call: number;
-  /** Messages with neither a Call-ID nor a correlation id. */
-  no_call_id: number;
-  /** INVITEs dropped because maxTrackedCalls was reached. */
-  over_capacity: number;
-  /** Errors thrown by the account identification (e.g. a bad regexp): the call is not tracked. */
-  identification_errors: number;
-  /** Packets whose HEP time was implausible (far past or future): the local time was used. */
-  implausible_time: number;
+/** What a tracker saves when the agent stops, and restores when it starts again. */
+export interface CallTrackerSnapshot {
+  calls: CallRecord[];
+  /** Finished calls' keys with the local time (microseconds) until which they absorb late copies. */
+  tombstones: Array<[key: string, expiresAtLocal: Micros]>;
 }
 
-const RINGING = 0;
-const ANSWERED = 1;
-
-const SIP_REQUEST_TERMINATED = 487;
-const PLAUSIBLE_PAST_MICROS = 10 * 366 * 86_400 * 1_000_000;
-const PLAUSIBLE_FUTURE_MICROS = 86_400 * 1_000_000;
-
-/** Per-call state. Kept small on purpose: no SIP text, shared strings, numbers only otherwise. */
-class CallState implements TrackedCall {
-  phase = RINGING;
-  answeredAt = 0;
-  answeredLocal = 0;
-  /** Last final failure seen (0: none) and its HEP time. */
-  failStatus = 0;
-  failAt = 0;
-  /** Local time at which the current failure started settling; 0 when none is pending. */
-  failLocal = 0;
-  cancelled = false;
-
-  constructor(
-    readonly key: string,
-    readonly transactionTag: string,
-    readonly accountTag: string,
-    readonly destinationAccountTag: string,
-    readonly source: string,
-    readonly destination: string,
-    readonly sourceIp: string | null,
-    public inviteCseq: number,
-    readonly invitedAt: Micros,
-    readonly openedLocal: Micros,
-  ) {}
+export interface RestoreResult {
+  calls: number;
+  tombstones: number;
+  /** Records that were not valid calls (skipped). */
+  invalid: number;
 }
 
-function nonEmpty(text: string | null): string | null {
-  return text === null || text === '' ? null : text;
-}
-
-export class CallTracker<M extends TrackableSipMessage = TrackableSipMessage> {
-  readonly counters: CallTrackerCounters = {
-    opened: 0,
-    answered: 0,
-    ended: 0,
-    failed: 0,
-    timed_out: 0,
-    untracked: 0,
-    forgotten_unanswered: 0,
-    answer_not_captured: 0,
-    after_end: 0,
-    unknown_call: 0,
-    no_call_id: 0,
-    over_capacity: 0,
-    identification_errors: 0,
-    implausible_time: 0,
-  };
+/** The in-memory tracker: one agent sees every message of its calls. */
+export class CallTracker<M extends TrackableSipMessage = TrackableSipMessage> implements CallStateTracker<M> {
+  readonly kind = 'memory';
+  readonly counters: CallTrackerCounters = newCallTrackerCounters();
 
   private readonly calls = new Map<string, CallState>();
   /** Call-ID -> key, only for calls keyed by a correlation id that differs from their Call-ID. */
@@ -158,12 +92,16 @@ export class CallTracker<M extends TrackableSipMessage = TrackableSipMessage> {
   /** Local time the tracker started: the origin of the expiry seconds. */
   private readonly epochMicros: Micros;
   private readonly strings = new StringPool();
-  private readonly settleMicros: Micros;
+  private readonly rules: CallRuleSettings;
   private readonly graceMicros: Micros;
   private readonly maxTrackedCalls: number;
 
   constructor(private readonly options: CallTrackerOptions<M>) {
-    this.settleMicros = options.failureSettleMicros ?? 5_000_000;
+    this.rules = {
+      maxCallDurationMicros: options.maxCallDurationMicros,
+      unansweredTimeoutMicros: options.unansweredTimeoutMicros,
+      settleMicros: options.failureSettleMicros ?? 5_000_000,
+    };
     this.graceMicros = options.finishedGraceMicros ?? 180_000_000;
     this.maxTrackedCalls = options.maxTrackedCalls ?? 1_000_000;
     this.epochMicros = options.clock();
@@ -187,20 +125,26 @@ export class CallTracker<M extends TrackableSipMessage = TrackableSipMessage> {
       return;
     }
     const local = this.options.clock();
-    const at = this.captureTime(packet.timestampMicros, local);
+    let at = captureTime(packet.timestampMicros, local);
+    if (at < 0) {
+      this.counters.implausible_time++;
+      at = local;
+    }
     const call = this.find(key, callId);
     if (call === undefined) {
       if (this.isFinished(key, callId)) {
         this.counters.after_end++;
-      } else if (message.isRequest && upper(message.method) === 'INVITE' && !hasToTag(message)) {
+      } else if (isInitialInvite(message)) {
         this.open(key, callId, packet, message, at, local);
       } else {
         this.counters.unknown_call++;
       }
       return;
     }
-    if (message.isRequest) this.onRequest(call, message, at, local);
-    else this.onResponse(call, message, at, local);
+    const outcome = applyMessage(call, message, at, local);
+    if (outcome === NOTHING) return;
+    if (outcome >= FINISHED_FROM) this.finish(call, local);
+    reportOutcome(outcome, call, at, this.counters, this.options.emit, this.rules);
   }
 
   /**
@@ -208,48 +152,78 @@ export class CallTracker<M extends TrackableSipMessage = TrackableSipMessage> {
    * older than the maximum duration, forgets unanswered INVITEs, expires tombstones.
    */
   sweep(now: Micros): void {
-    const { maxCallDurationMicros, unansweredTimeoutMicros } = this.options;
     for (const call of this.calls.values()) {
-      if (call.phase === ANSWERED) {
-        if (now - call.answeredLocal >= maxCallDurationMicros) {
-          this.counters.timed_out++;
-          this.finish(call, now);
-          this.send({
-            kind: 'timed_out',
-            call,
-            timestamp: call.answeredAt + maxCallDurationMicros,
-            answeredAt: call.answeredAt,
-            endReason: 'max_duration',
-          });
-        }
-      } else if (call.failLocal > 0 && now - call.failLocal >= this.settleMicros) {
-        this.fail(call, now);
-      } else if (now - call.openedLocal >= unansweredTimeoutMicros) {
-        if (call.failStatus > 0) {
-          this.fail(call, now);
-        } else {
-          this.counters.forgotten_unanswered++;
-          this.finish(call, now);
-        }
-      }
+      const outcome = applySweep(call, now, this.rules);
+      if (outcome === NOTHING) continue;
+      this.finish(call, now);
+      reportOutcome(outcome, call, now, this.counters, this.options.emit, this.rules);
     }
     const second = Math.floor((now - this.epochMicros) / 1_000_000);
     expire(this.tombstones, second);
     expire(this.untrackedSeen, second);
   }
 
+  /** Nothing is pending: every message is applied when it is observed. */
+  drain(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  stateStats(): Record<string, number> {
+    return { tombstones: this.tombstones.size, aliases: this.aliases.size };
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** The open calls and the tombstones still absorbing late copies (see restore()). */
+  snapshot(): CallTrackerSnapshot {
+    const calls: CallRecord[] = [];
+    for (const call of this.calls.values()) calls.push(callRecordOf(call));
+    const tombstones: Array<[string, Micros]> = [];
+    for (const [key, second] of this.tombstones) tombstones.push([key, this.epochMicros + second * 1_000_000]);
+    return { calls, tombstones };
+  }
+
   /**
-   * The packet's HEP time, or the local time when it has none or an implausible one (a sender
-   * with a broken clock or byte-swapped timestamps, as Homer guards against): outside
-   * [local - 10 years, local + 24 hours].
+   * Adds the calls and tombstones of a snapshot (taken by an earlier run), at local time `now`:
+   * expired tombstones are dropped, calls already tracked are kept as they are, and records that
+   * are not valid calls are skipped and counted.
    */
-  private captureTime(stamp: Micros | null, local: Micros): Micros {
-    if (stamp === null || stamp <= 0) return local;
-    if (stamp < local - PLAUSIBLE_PAST_MICROS || stamp > local + PLAUSIBLE_FUTURE_MICROS) {
-      this.counters.implausible_time++;
-      return local;
+  restore(snapshot: CallTrackerSnapshot, now: Micros): RestoreResult {
+    const result: RestoreResult = { calls: 0, tombstones: 0, invalid: 0 };
+    for (const record of snapshot.calls) {
+      const call = callStateFromRecord(record, (text) => this.strings.intern(text));
+      if (call === null) {
+        result.invalid++;
+        continue;
+      }
+      if (this.calls.has(call.key) || this.tombstones.has(call.key)) continue;
+      this.calls.set(call.key, call);
+      if (call.transactionTag !== call.key) this.aliases.set(call.transactionTag, call.key);
+      result.calls++;
     }
-    return stamp;
+    const live: Array<[string, Micros]> = [];
+    for (const entry of snapshot.tombstones as unknown[]) {
+      if (!Array.isArray(entry) || typeof entry[0] !== 'string' || !Number.isSafeInteger(entry[1])) {
+        result.invalid++;
+        continue;
+      }
+      const [key, expires] = entry as [string, Micros];
+      if (expires > now && !this.calls.has(key)) live.push([key, expires]);
+    }
+    // Oldest first, ahead of any newer tombstone: the map must stay ordered by expiry.
+    live.sort((a, b) => a[1] - b[1]);
+    const restored = new Map<string, number>();
+    for (const [key, expires] of live) restored.set(key, this.expirySecond(expires));
+    for (const [key, second] of this.tombstones) {
+      restored.delete(key);
+      restored.set(key, second);
+    }
+    this.tombstones.clear();
+    for (const [key, second] of restored) this.tombstones.set(key, second);
+    result.tombstones = live.length;
+    return result;
   }
 
   private find(key: string, callId: string | null): CallState | undefined {
@@ -308,95 +282,6 @@ export class CallTracker<M extends TrackableSipMessage = TrackableSipMessage> {
     this.counters.opened++;
   }
 
-  private onRequest(call: CallState, message: M, at: Micros, local: Micros): void {
-    switch (upper(message.method)) {
-      case 'INVITE':
-        this.onInvite(call, message);
-        return;
-      case 'ACK':
-        // The ACK of a 2xx has the INVITE's CSeq number. The ACK of a failure has it too, which
-        // is why an ACK never answers a call whose failure is settling.
-        if (
-          call.phase === RINGING &&
-          message.cseqNumber === call.inviteCseq &&
-          call.failLocal === 0 &&
-          !call.cancelled
-        ) {
-          this.answer(call, at, local);
-        }
-        return;
-      case 'BYE':
-        if (call.phase === RINGING) {
-          // A BYE exists only inside an established dialog: the answer was missed. Begin and end
-          // at the BYE so that the call is at least recorded.
-          this.counters.answer_not_captured++;
-          this.answer(call, at, local);
-        }
-        this.counters.ended++;
-        this.finish(call, local);
-        this.send({ kind: 'end', call, timestamp: Math.max(at, call.answeredAt), answeredAt: call.answeredAt });
-        return;
-      case 'CANCEL':
-        if (call.phase === RINGING && !call.cancelled && message.cseqNumber === call.inviteCseq) {
-          call.cancelled = true;
-          this.startFailing(call, SIP_REQUEST_TERMINATED, at, local);
-        }
-        return;
-      default:
-        // UPDATE, PRACK, INFO, OPTIONS, MESSAGE, REFER, NOTIFY...: no effect on rating.
-        return;
-    }
-  }
-
-  private onInvite(call: CallState, message: M): void {
-    if (call.phase !== RINGING || hasToTag(message)) return; // re-INVITE or a late copy
-    const cseq = message.cseqNumber;
-    if (cseq !== null && cseq > call.inviteCseq) {
-      // A new attempt of the same call (after a 401/407 challenge, or a redirect followed by the
-      // caller): whatever failed before does not count.
-      call.inviteCseq = cseq;
-      call.failLocal = 0;
-      call.failStatus = 0;
-      call.cancelled = false;
-    } else if (!call.cancelled) {
-      // Another copy of the INVITE, e.g. forwarded to the next carrier after a failure.
-      call.failLocal = 0;
-    }
-  }
-
-  private onResponse(call: CallState, message: M, at: Micros, local: Micros): void {
-    const status = message.statusCode;
-    if (status === null || upper(message.cseqMethod) !== 'INVITE' || message.cseqNumber !== call.inviteCseq) return;
-    if (call.phase !== RINGING) return; // retransmitted or mirrored answers of an answered call
-    if (status >= 200 && status < 300) {
-      this.answer(call, at, local);
-    } else if (status >= 300) {
-      if (!call.cancelled) this.startFailing(call, status, at, local);
-    } else if (!call.cancelled) {
-      call.failLocal = 0; // still ringing somewhere: a failure seen so far was not the last word
-    }
-  }
-
-  private answer(call: CallState, at: Micros, local: Micros): void {
-    call.phase = ANSWERED;
-    call.answeredAt = at;
-    call.answeredLocal = local;
-    this.counters.answered++;
-    this.send({ kind: 'begin', call, timestamp: at });
-  }
-
-  private startFailing(call: CallState, status: number, at: Micros, local: Micros): void {
-    call.failStatus = status;
-    call.failAt = at;
-    call.failLocal = local;
-  }
-
-  private fail(call: CallState, now: Micros): void {
-    this.counters.failed++;
-    this.finish(call, now);
-    this.send({ kind: 'attempt_failed', call, timestamp: call.failAt, sipStatus: call.failStatus });
-  }
-
   /** Forgets the call and leaves a tombstone that absorbs its late copies. */
   private finish(call: CallState, local: Micros): void {
     this.calls.delete(call.key);
@@ -410,19 +295,6 @@ export class CallTracker<M extends TrackableSipMessage = TrackableSipMessage> {
       this.tombstones.set(call.transactionTag, expires);
     }
   }
-
-  private send(intent: CallIntent): void {
-    this.options.emit(intent);
-  }
-}
-
-function upper(text: string | null): string {
-  return text === null ? '' : text.toUpperCase();
-}
-
-function hasToTag(message: TrackableSipMessage): boolean {
-  const tag = message.to?.tag ?? null;
-  return tag !== null && tag !== '';
 }
 
 /** Deletes expired entries from a map whose insertion order is its expiry order. */
