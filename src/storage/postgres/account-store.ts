@@ -1,0 +1,149 @@
+// Account balances and running transactions. Running transactions are linked to the account
+// row by id; tenant and account_tag are always read from the account, so they follow renames.
+import type { Account, FrozenRate, Micros, RunningTransaction } from '../../domain/types.ts';
+import { decodeInteger, decodeRawRow, encodeValue } from './codec.ts';
+import { columnList, jsonListOverlaps } from './list-query.ts';
+import type { Row, TransactionSession } from './session.ts';
+import { OUTCOMES_TABLE, RUNNING_TABLE, SqlParams } from './sql.ts';
+import { PG_TABLE_SPECS } from './table-spec.ts';
+
+const ACCOUNT_SPEC = PG_TABLE_SPECS.account;
+const ACCOUNT_COLUMNS = columnList(ACCOUNT_SPEC, 'a');
+const RUNNING_FIELDS =
+  'transaction_tag, proxy_tag, source, source_ip, destination, carrier_ip, tags, destination_rate, ' +
+  'in_progress, inbound, "primary", timestamp_begin, timestamp_end';
+const RUNNING_COLUMNS =
+  'r.transaction_tag, r.proxy_tag, r.source, r.source_ip, r.destination, r.carrier_ip, r.tags, r.destination_rate, ' +
+  'r.in_progress, r.inbound, r."primary", r.timestamp_begin, r.timestamp_end';
+const ACCOUNT_ID = 'SELECT id FROM accounts WHERE tenant = $2::text AND account_tag = $3::text';
+const INSERT_RUNNING =
+  `INSERT INTO ${RUNNING_TABLE} (account_id, transaction_tag, proxy_tag, source, source_ip, destination, carrier_ip, ` +
+  'tags, destination_rate, in_progress, inbound, "primary", timestamp_begin, timestamp_end) ' +
+  'SELECT a.id, $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::json, $8::json, $9::boolean, $10::boolean, ' +
+  '$11::boolean, $12::bigint, $13::bigint FROM accounts a WHERE a.tenant = $14::text AND a.account_tag = $15::text';
+
+const SQL = {
+  accountWithRunning:
+    `SELECT ${ACCOUNT_COLUMNS}, a.tenant, a.account_tag, ${RUNNING_COLUMNS} FROM accounts a ` +
+    `LEFT JOIN ${RUNNING_TABLE} r ON r.account_id = a.id WHERE a.tenant = $1::text AND a.account_tag = $2::text ORDER BY r._seq`,
+  accountWithOneRunning:
+    `SELECT ${ACCOUNT_COLUMNS}, a.tenant, a.account_tag, ${RUNNING_COLUMNS} FROM accounts a ` +
+    `LEFT JOIN ${RUNNING_TABLE} r ON r.account_id = a.id AND r.transaction_tag = $3::text WHERE a.tenant = $1::text AND a.account_tag = $2::text`,
+  insertRunning: `${INSERT_RUNNING} ON CONFLICT (account_id, transaction_tag) DO NOTHING`,
+  // A settled call (ended, rolled back, recorded) must not be reopened by a late begin.
+  insertRunningUnlessSettled:
+    `${INSERT_RUNNING} AND NOT EXISTS (SELECT 1 FROM ${OUTCOMES_TABLE} o WHERE o.tenant = a.tenant AND o.transaction_tag = $1::text ` +
+    'AND o.account_tag = a.account_tag) ON CONFLICT (account_id, transaction_tag) DO NOTHING',
+  addToBalance: 'UPDATE accounts SET balance = balance + $1::bigint WHERE tenant = $2::text AND account_tag = $3::text',
+  listRunning:
+    `SELECT a.tenant, a.account_tag, ${RUNNING_COLUMNS} FROM accounts a JOIN ${RUNNING_TABLE} r ON r.account_id = a.id ` +
+    'WHERE a.tenant = $1::text AND a.account_tag = $2::text ORDER BY r._seq',
+  findRunningByTransaction:
+    `SELECT a.tenant, a.account_tag, ${RUNNING_COLUMNS} FROM ${RUNNING_TABLE} r JOIN accounts a ON a.id = r.account_id ` +
+    'WHERE r.transaction_tag = $1::text AND a.tenant = $2::text ORDER BY r._seq',
+  endRunning:
+    `UPDATE ${RUNNING_TABLE} SET in_progress = FALSE, timestamp_end = $1::bigint WHERE account_id = (${ACCOUNT_ID}) AND transaction_tag = $4::text ` +
+    `RETURNING ${RUNNING_FIELDS}`,
+  deleteRunning: `DELETE FROM ${RUNNING_TABLE} WHERE account_id = (SELECT id FROM accounts WHERE tenant = $1::text AND account_tag = $2::text) AND transaction_tag = $3::text`,
+} as const;
+
+/** Decodes [tenant, account_tag, ...RUNNING_FIELDS] rows. */
+function decodeRunning(row: Row): RunningTransaction {
+  return {
+    tenant: row[0] as string,
+    account_tag: row[1] as string,
+    transaction_tag: row[2] as string,
+    proxy_tag: row[3] as string | null,
+    source: row[4] as string | null,
+    source_ip: row[5] as string | null,
+    destination: row[6] as string | null,
+    carrier_ip: row[7] as string | null,
+    tags: (row[8] ?? null) as string[] | null,
+    destination_rate: (row[9] ?? null) as FrozenRate | null,
+    in_progress: row[10] === true,
+    inbound: row[11] === true,
+    primary: row[12] === true,
+    timestamp_begin: decodeInteger(row[13]),
+    timestamp_end: row[14] === null ? null : decodeInteger(row[14]),
+  };
+}
+
+export class AccountStore {
+  constructor(private readonly session: TransactionSession) {}
+
+  async addToBalance(tenant: string, accountTag: string, delta: number): Promise<boolean> {
+    const { rowCount } = await this.session.query(SQL.addToBalance, [encodeValue('money', delta), tenant, accountTag], true);
+    return rowCount > 0;
+  }
+
+  async adjustBalances(tenant: string, accountTag: string | null, tags: readonly string[] | null, mode: 'set' | 'increment', amount: number): Promise<number> {
+    const params = new SqlParams();
+    const value = params.add(encodeValue('money', amount), 'bigint');
+    const tests = [`tenant = ${params.add(tenant, 'text')}`];
+    if (accountTag !== null) tests.push(`account_tag = ${params.add(accountTag, 'text')}`);
+    if (tags !== null && tags.length > 0) tests.push(jsonListOverlaps('accounts.tags', params.add([...tags], 'text[]')));
+    const assignment = mode === 'set' ? `balance = ${value}` : `balance = balance + ${value}`;
+    const { rowCount } = await this.session.query(`UPDATE accounts SET ${assignment} WHERE ${tests.join(' AND ')}`, params.values);
+    return rowCount;
+  }
+
+  async listRunning(tenant: string, accountTag: string): Promise<RunningTransaction[]> {
+    const { rows } = await this.session.query(SQL.listRunning, [tenant, accountTag], true);
+    return rows.map(decodeRunning);
+  }
+
+  async findRunningByTransaction(tenant: string, transactionTag: string): Promise<RunningTransaction[]> {
+    const { rows } = await this.session.query(SQL.findRunningByTransaction, [transactionTag, tenant], true);
+    return rows.map(decodeRunning);
+  }
+
+  async getAccountWithRunning(
+    tenant: string,
+    accountTag: string,
+    transactionTag: string | null,
+  ): Promise<{ account: Account; running: RunningTransaction[] } | null> {
+    const { rows } =
+      transactionTag === null
+        ? await this.session.query(SQL.accountWithRunning, [tenant, accountTag], true)
+        : await this.session.query(SQL.accountWithOneRunning, [tenant, accountTag, transactionTag], true);
+    if (rows.length === 0) return null;
+    const width = ACCOUNT_SPEC.columns.length;
+    const account = decodeRawRow(ACCOUNT_SPEC.columns, rows[0], 0) as unknown as Account;
+    // The LEFT JOIN leaves the running transaction's columns null when the account has none.
+    const running = rows[0][width + 2] === null ? [] : rows.map((row) => decodeRunning(row.slice(width)));
+    return { account, running };
+  }
+
+  async insertRunning(rt: RunningTransaction, unlessSettled: boolean): Promise<boolean> {
+    const params = [
+      encodeValue('string', rt.transaction_tag),
+      encodeValue('string', rt.proxy_tag),
+      encodeValue('string', rt.source),
+      encodeValue('string', rt.source_ip),
+      encodeValue('string', rt.destination),
+      encodeValue('string', rt.carrier_ip),
+      encodeValue('json', rt.tags),
+      encodeValue('json', rt.destination_rate),
+      encodeValue('bool', rt.in_progress),
+      encodeValue('bool', rt.inbound),
+      encodeValue('bool', rt.primary),
+      encodeValue('micros', rt.timestamp_begin),
+      encodeValue('micros', rt.timestamp_end),
+      encodeValue('string', rt.tenant),
+      encodeValue('string', rt.account_tag),
+    ];
+    const sql = unlessSettled ? SQL.insertRunningUnlessSettled : SQL.insertRunning;
+    const { rowCount } = await this.session.query(sql, params, true);
+    return rowCount > 0;
+  }
+
+  async endRunning(tenant: string, accountTag: string, transactionTag: string, timestampEnd: Micros): Promise<RunningTransaction | null> {
+    const { rows } = await this.session.query(SQL.endRunning, [encodeValue('micros', timestampEnd), tenant, accountTag, transactionTag], true);
+    return rows.length === 0 ? null : decodeRunning([tenant, accountTag, ...rows[0]]);
+  }
+
+  async deleteRunning(tenant: string, accountTag: string, transactionTag: string): Promise<number> {
+    const { rowCount } = await this.session.query(SQL.deleteRunning, [tenant, accountTag, transactionTag], true);
+    return rowCount;
+  }
+}

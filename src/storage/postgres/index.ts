@@ -1,0 +1,132 @@
+// The PostgreSQL implementation of the storage contract (src/storage/storage.ts), for several
+// engine processes sharing one database. A node-postgres Pool gives each transaction its own
+// connection; transactions run at SERIALIZABLE isolation and are retried on conflicts
+// (transaction.ts). All tables live in one schema, set as every connection's search_path.
+import pg from 'pg';
+import pino, { type Logger } from 'pino';
+import type { Repository, Storage } from '../storage.ts';
+import { resolvePostgresLocation, redact } from './connection.ts';
+import { applyMigrations, verifyCatalogueColumns, type Migration, MIGRATIONS } from './migrations.ts';
+import { quoteIdentifier as q } from './sql.ts';
+import { runTransaction, type TransactionSettings } from './transaction.ts';
+
+export interface PostgresStorageOptions {
+  /** postgres://user:password@host:port/database, optionally with ?schema=NAME. */
+  url: string;
+  /** Connections of this storage, i.e. how many of its transactions run at once. */
+  poolSize: number;
+  /** Schema holding the tables (created if missing); default the URL's `schema`, else public. */
+  schema?: string;
+  /** Where connection errors and give-ups are reported; default a pino logger on stdout. */
+  logger?: Logger;
+  /** Attempts of a transaction that keeps losing serialization conflicts; default 10. */
+  maxAttempts?: number;
+  /** Migrations to apply (tests only). */
+  migrations?: readonly Migration[];
+}
+
+const DEFAULT_MAX_ATTEMPTS = 10;
+// Advisory lock key space of canyan-rating migrations: the class id ("CANY"), then the schema.
+const MIGRATION_LOCK_CLASS = 0x43414e59;
+
+// Collations whose lower() folds every script, best first; "C" columns only fold ASCII.
+const FOLD_COLLATIONS = ['und-x-icu', 'C.utf8', 'C.UTF-8', 'en_US.utf8'];
+
+export async function openPostgresStorage(options: PostgresStorageOptions): Promise<Storage> {
+  const location = resolvePostgresLocation(options.url, options.schema);
+  const logger = (options.logger ?? pino()).child({ component: 'postgres-storage', schema: location.schema });
+  const poolSize = Math.max(1, Math.trunc(options.poolSize));
+  const pool = new pg.Pool({ connectionString: location.connectionString, options: location.startupOptions, max: poolSize });
+  // An idle connection that dies (server restart) is reported here; without a listener it
+  // would be an uncaught 'error' event and end the process. The pool replaces it on demand.
+  pool.on('error', (error) => logger.error({ err: error }, 'idle PostgreSQL connection failed; the pool will open a new one'));
+  try {
+    const foldCollation = await pickFoldCollation(pool);
+    return new PostgresStorage(pool, location.schema, {
+      maxAttempts: Math.max(1, Math.trunc(options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS)),
+      logger,
+      listOptions: { foldCollation },
+    }, options.migrations ?? MIGRATIONS);
+  } catch (error) {
+    await pool.end();
+    throw new Error(`cannot open PostgreSQL storage at ${redact(location.connectionString)}: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    });
+  }
+}
+
+async function pickFoldCollation(pool: pg.Pool): Promise<string> {
+  const result = await pool.query<{ collname: string }>('SELECT collname FROM pg_collation WHERE collname = ANY($1::text[])', [FOLD_COLLATIONS]);
+  const present = new Set(result.rows.map((row) => row.collname));
+  // "default" is the database's collation: right for UTF-8 databases with a real locale.
+  return FOLD_COLLATIONS.find((name) => present.has(name)) ?? 'default';
+}
+
+class PostgresStorage implements Storage {
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #closing: Promise<void> | null = null;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly schema: string,
+    private readonly settings: TransactionSettings,
+    private readonly migrations: readonly Migration[],
+  ) {}
+
+  migrate(): Promise<void> {
+    return this.#track(this.#migrate());
+  }
+
+  transaction<T>(work: (repo: Repository) => Promise<T>): Promise<T> {
+    return this.#track(runTransaction(this.pool, work, this.settings));
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      // Transactions already started (or waiting for a connection) finish first.
+      await Promise.allSettled([...this.#inFlight]);
+      await this.pool.end();
+    })();
+    return this.#closing;
+  }
+
+  #track<T>(operation: Promise<T>): Promise<T> {
+    if (this.#closing !== null) {
+      operation.catch(() => undefined);
+      return Promise.reject(new Error('storage is closed'));
+    }
+    this.#inFlight.add(operation);
+    const forget = (): void => {
+      this.#inFlight.delete(operation);
+    };
+    operation.then(forget, forget);
+    return operation;
+  }
+
+  // Several processes may start at once: a session-level advisory lock per schema lets one of
+  // them migrate while the others wait, then find nothing left to do.
+  async #migrate(): Promise<void> {
+    const client = await this.pool.connect();
+    const onError = (error: Error): void => this.settings.logger.error({ err: error }, 'PostgreSQL connection error during migration');
+    client.on('error', onError);
+    let broken: Error | undefined;
+    try {
+      await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [MIGRATION_LOCK_CLASS, this.schema]);
+      try {
+        await client.query(`CREATE SCHEMA IF NOT EXISTS ${q(this.schema)}`);
+        const applied = await applyMigrations(client, this.migrations);
+        if (applied.length > 0) this.settings.logger.info({ applied }, 'schema migrations applied');
+        await verifyCatalogueColumns(client);
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [MIGRATION_LOCK_CLASS, this.schema]);
+      }
+    } catch (error) {
+      broken = error instanceof Error ? error : new Error(String(error));
+      throw error;
+    } finally {
+      client.removeListener('error', onError);
+      // A failed migration may leave a session-level lock or state behind: drop the connection.
+      client.release(broken);
+    }
+  }
+}

@@ -1,0 +1,139 @@
+// One Storage.transaction on PostgreSQL. Each attempt runs `work` inside a SERIALIZABLE
+// transaction: PostgreSQL then lets it commit only if the result equals some one-at-a-time
+// order of all committed transactions (of every process), which is what the engine's
+// read-check-write steps (concurrency limits, settled calls, balances) need. An attempt that
+// loses a conflict (serialization failure 40001, deadlock 40P01) is rolled back and `work` runs
+// again after a short jittered pause; `work` only talks to the repository, so running it again
+// is safe. Other errors roll back and propagate.
+//
+// When `work` throws (an engine refusal, say), its decision was made on reads that PostgreSQL
+// only vouches for if the transaction commits. So its writes are undone with ROLLBACK TO
+// SAVEPOINT and the now write-free transaction is committed: if the reads were not consistent,
+// that COMMIT fails with 40001 and the attempt is repeated instead of answering on stale data.
+import type { Pool, PoolClient } from 'pg';
+import type { Logger } from 'pino';
+import type { Repository } from '../storage.ts';
+import type { ListSqlOptions } from './list-query.ts';
+import { PostgresRepository } from './repository.ts';
+import { TransactionSession } from './session.ts';
+
+export interface TransactionSettings {
+  /** Attempts before a conflict is reported to the caller (at least 1). */
+  maxAttempts: number;
+  logger: Logger;
+  listOptions: ListSqlOptions;
+}
+
+const RETRYABLE_CODES: ReadonlySet<string> = new Set(['40001', '40P01']);
+const FIRST_PAUSE_MS = 2;
+const MAX_PAUSE_MS = 100;
+
+export function isRetryable(error: unknown): boolean {
+  return error instanceof Error && 'code' in error && typeof error.code === 'string' && RETRYABLE_CODES.has(error.code);
+}
+
+type Attempt<T> = { kind: 'done'; value: T } | { kind: 'failed'; error: unknown } | { kind: 'conflict'; error: unknown };
+
+/** Full jitter over an exponentially growing window: concurrent losers spread out. */
+function pauseBefore(attempt: number): Promise<void> {
+  const window = Math.min(MAX_PAUSE_MS, FIRST_PAUSE_MS * 2 ** (attempt - 1));
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * window));
+}
+
+export async function runTransaction<T>(pool: Pool, work: (repo: Repository) => Promise<T>, settings: TransactionSettings): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const outcome = await withClient(pool, settings.logger, (client, markBroken) => attemptOnce(client, work, settings, markBroken));
+    if (outcome.kind === 'done') return outcome.value;
+    if (outcome.kind === 'failed') throw outcome.error;
+    if (attempt >= settings.maxAttempts) {
+      settings.logger.warn({ attempts: attempt, err: outcome.error }, 'storage transaction gave up after repeated serialization conflicts');
+      throw outcome.error;
+    }
+    settings.logger.debug({ attempt, code: (outcome.error as { code?: unknown }).code }, 'storage transaction conflicted; running it again');
+    await pauseBefore(attempt);
+  }
+}
+
+/**
+ * Checks a client out for one attempt. A client whose connection state is unknown (a control
+ * statement failed) is destroyed rather than returned to the pool.
+ */
+async function withClient<R>(pool: Pool, logger: Logger, use: (client: PoolClient, markBroken: (error: Error) => void) => Promise<R>): Promise<R> {
+  const client = await pool.connect();
+  // While checked out, the pool's own error listener is detached: without this one, a
+  // connection dropped between two statements would be an uncaught 'error' event.
+  const onError = (error: Error): void => logger.error({ err: error }, 'PostgreSQL connection error during a transaction');
+  client.on('error', onError);
+  let broken: Error | undefined;
+  try {
+    return await use(client, (error) => (broken ??= error));
+  } catch (error) {
+    broken ??= error instanceof Error ? error : new Error(String(error));
+    throw error;
+  } finally {
+    client.removeListener('error', onError);
+    client.release(broken);
+  }
+}
+
+async function attemptOnce<T>(
+  client: PoolClient,
+  work: (repo: Repository) => Promise<T>,
+  settings: TransactionSettings,
+  markBroken: (error: Error) => void,
+): Promise<Attempt<T>> {
+  // Both in one round trip (simple query protocol).
+  await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE; SAVEPOINT work');
+  const session = new TransactionSession(client);
+  let value: T | undefined;
+  let thrown: { error: unknown } | null = null;
+  try {
+    value = await work(new PostgresRepository(session, settings.listOptions));
+  } catch (error) {
+    thrown = { error };
+  } finally {
+    session.close();
+  }
+
+  const failure = session.failure;
+  if (isRetryable(failure) || (thrown !== null && isRetryable(thrown.error))) {
+    await control(client, 'ROLLBACK', markBroken);
+    return { kind: 'conflict', error: isRetryable(failure) ? failure : thrown?.error };
+  }
+  if (thrown !== null) {
+    try {
+      await client.query('ROLLBACK TO SAVEPOINT work; COMMIT');
+    } catch (error) {
+      if (isRetryable(error)) return { kind: 'conflict', error };
+      await control(client, 'ROLLBACK', markBroken);
+      settings.logger.warn({ err: error }, 'could not confirm the reads of a failed storage transaction');
+    }
+    return { kind: 'failed', error: thrown.error };
+  }
+  if (failure !== null) {
+    // The work caught a failed statement and carried on, but PostgreSQL has aborted the
+    // transaction: committing would silently keep nothing. Report the statement's error.
+    await control(client, 'ROLLBACK', markBroken);
+    return { kind: 'failed', error: failure };
+  }
+  try {
+    const result = await client.query('COMMIT');
+    if (result.command !== 'COMMIT') return { kind: 'failed', error: new Error(`the transaction was not committed (server answered ${result.command})`) };
+  } catch (error) {
+    // A serialization failure at COMMIT has rolled everything back: safe to run again. Any other
+    // error (a lost connection) leaves the outcome unknown, so it is not retried.
+    if (isRetryable(error)) return { kind: 'conflict', error };
+    markBroken(error instanceof Error ? error : new Error(String(error)));
+    return { kind: 'failed', error };
+  }
+  return { kind: 'done', value: value as T };
+}
+
+/** ROLLBACK and the like; a failure means the connection is unusable. */
+async function control(client: PoolClient, sql: string, markBroken: (error: Error) => void): Promise<void> {
+  try {
+    await client.query(sql);
+  } catch (error) {
+    markBroken(error instanceof Error ? error : new Error(String(error)));
+  }
+}
