@@ -185,6 +185,11 @@ export class RedisCallTracker<M extends TrackableSipMessage = TrackableSipMessag
     this.errorLog = new RateLimitedLog(options.logger, { clock: () => Date.now(), maxPerWindow: 5 });
   }
 
+  /** The Redis connection (to wait for it at start). */
+  get client(): Redis {
+    return this.redis;
+  }
+
   /** Calls in Redis with a pending deadline, as of the last sweep: approximate. */
   get trackedCalls(): number {
     return this.cachedTracked;

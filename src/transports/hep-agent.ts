@@ -1,9 +1,19 @@
 // The HEP agent runtime: UDP and TCP listeners -> HEP decoding -> SIP parsing -> call tracking ->
-// rating engine. Everything the operator needs to see is counted and shown by stats().
+// rating engine (or another intent outlet). Everything the operator needs to see is counted and
+// shown by stats().
+//
+// Call state (state_url): in memory, saved to state_file on a clean stop and restored on the next
+// start; or in Redis, shared with the other agents that receive the same traffic.
 import type { Logger } from 'pino';
+import type { CallTracker } from '../calls/call-tracker.ts';
+import { saveCallState, takeCallState } from '../calls/call-state-file.ts';
+import type { IntentOutlet } from '../calls/intent-outlet.ts';
 import type { Micros } from '../domain/types.ts';
 import { nowMicros } from '../domain/time.ts';
 import type { RatingEngine } from '../rating/engine-types.ts';
+import type { SipMessage } from '../sip/index.ts';
+import { RedisCallTracker } from '../state/redis-call-tracker.ts';
+import { redactedUrl, waitForRedis } from '../state/redis-client.ts';
 import { formatListenAddress, parseListenAddress, type ListenAddress } from './listen-address.ts';
 import { createPacketPipeline, describeSource } from './packet-pipeline.ts';
 import { startTcpListener, type TcpListener } from './tcp.ts';
@@ -26,6 +36,12 @@ export interface HepAgentSettings {
   call_max_duration: number;
   /** Seconds; default 300. */
   call_unanswered_timeout: number;
+  /** "memory" (default) or redis://host:port/db: where the call state lives. */
+  state_url?: string;
+  /** Prefix of the Redis keys. Default "canyan-rating:". */
+  state_key_prefix?: string;
+  /** With state_url=memory: open calls saved here on a clean stop, restored on start. Absent or "": none. */
+  state_file?: string;
 }
 
 export interface HepAgent {
@@ -38,7 +54,10 @@ export interface HepAgent {
 
 export interface HepAgentOptions {
   settings: HepAgentSettings;
-  engine: RatingEngine;
+  /** Where call intents go. Default: the rating engine `engine`, in this process. */
+  outlet?: IntentOutlet;
+  /** Required when no outlet is given. */
+  engine?: RatingEngine;
   logger: Logger;
   /** Local clock (microseconds) for timeouts and for packets without a HEP time. */
   clock?: () => Micros;
@@ -55,6 +74,8 @@ export interface HepAgentOptions {
    * busy (rating, storage, GC) and hands datagrams over in batches. Default true.
    */
   udpReceiveThread?: boolean;
+  /** How long the start waits for Redis (state_url=redis://) before going on without it. Default 5000 ms. */
+  redisConnectTimeoutMs?: number;
 }
 
 /**
@@ -64,7 +85,7 @@ export interface HepAgentOptions {
 const DEFAULT_UDP_RECEIVE_BUFFER_BYTES = 8 * 1024 * 1024;
 
 export async function startHepAgent(options: HepAgentOptions): Promise<HepAgent> {
-  const { settings, engine } = options;
+  const { settings } = options;
   // The caller names the component in its child logger and logs start and stop.
   const logger = options.logger;
   const clock = options.clock ?? nowMicros;
@@ -73,13 +94,25 @@ export async function startHepAgent(options: HepAgentOptions): Promise<HepAgent>
 
   const pipeline = createPacketPipeline({
     settings,
-    engine,
+    ...(options.engine === undefined ? {} : { engine: options.engine }),
+    ...(options.outlet === undefined ? {} : { outlet: options.outlet }),
     logger,
     clock,
     ...(options.failureSettleSeconds === undefined ? {} : { failureSettleSeconds: options.failureSettleSeconds }),
   });
-  const { handlePacket, counters, badPackets, tracker, dispatcher } = pipeline;
+  const { handlePacket, counters, badPackets, tracker, memoryTracker, dispatcher: outlet } = pipeline;
   const describe = describeSource;
+  const stateFile = memoryTracker === null ? '' : (settings.state_file ?? '');
+  if (memoryTracker !== null && stateFile !== '') await restoreCalls(memoryTracker, stateFile, clock, logger);
+  if (tracker instanceof RedisCallTracker) {
+    const url = redactedUrl(settings.state_url ?? '');
+    if (await waitForRedis(tracker.client, options.redisConnectTimeoutMs ?? 5000)) {
+      logger.info({ state_url: url, key_prefix: settings.state_key_prefix }, 'call state in Redis, shared with other agents');
+    } else {
+      // Not fatal: messages wait (and are retried) while the client keeps connecting.
+      logger.error({ state_url: url }, 'call state: Redis not reachable yet; messages are retried while it connects');
+    }
+  }
 
   let udp: UdpListener | null = null;
   let tcp: TcpListener | null = null;
@@ -112,6 +145,7 @@ export async function startHepAgent(options: HepAgentOptions): Promise<HepAgent>
   } catch (error) {
     await udp?.close();
     await tcp?.close();
+    await tracker.close();
     throw error;
   }
   const sweeper = setInterval(() => {
@@ -154,16 +188,59 @@ export async function startHepAgent(options: HepAgentOptions): Promise<HepAgent>
         internal_errors: counters.internalErrors,
         bad_packet_logs_suppressed: badPackets.suppressed,
         calls: { tracked: tracker.trackedCalls, ...calls },
-        transactions: dispatcher.stats(),
+        transactions: outlet.stats(),
+        state: { kind: tracker.kind, ...tracker.stateStats() },
       };
     },
     close() {
       closing ??= (async () => {
         clearInterval(sweeper);
         await Promise.all([udp?.close(), tcp?.close()]);
-        await dispatcher.idle();
+        await tracker.drain();
+        if (memoryTracker !== null && stateFile !== '') await saveCalls(memoryTracker, stateFile, clock, logger);
+        await outlet.idle();
+        await tracker.close();
       })();
       return closing;
     },
   };
+}
+
+/** Restores the calls saved by the previous run. A file that cannot be used never stops the start. */
+async function restoreCalls(tracker: CallTracker<SipMessage>, path: string, clock: () => Micros, logger: Logger): Promise<void> {
+  try {
+    const loaded = await takeCallState(path);
+    switch (loaded.status) {
+      case 'missing':
+        logger.info({ state_file: path }, 'no saved call state: starting with no open calls');
+        return;
+      case 'unusable':
+        logger.error(
+          { state_file: path, reason: loaded.reason, moved_to: loaded.movedTo },
+          'saved call state cannot be used: moved aside, starting with no open calls',
+        );
+        return;
+      case 'loaded': {
+        const restored = tracker.restore(loaded.snapshot, clock());
+        const log = restored.invalid > 0 ? logger.warn.bind(logger) : logger.info.bind(logger);
+        log(
+          { state_file: path, calls: restored.calls, tombstones: restored.tombstones, invalid_records_skipped: restored.invalid, saved_at_micros: loaded.savedAt },
+          'open calls restored from the saved call state',
+        );
+        return;
+      }
+    }
+  } catch (error) {
+    logger.error({ err: error, state_file: path }, 'saved call state cannot be read: starting with no open calls');
+  }
+}
+
+async function saveCalls(tracker: CallTracker<SipMessage>, path: string, clock: () => Micros, logger: Logger): Promise<void> {
+  try {
+    const snapshot = tracker.snapshot();
+    await saveCallState(path, snapshot, clock());
+    logger.info({ state_file: path, calls: snapshot.calls.length, tombstones: snapshot.tombstones.length }, 'open calls saved');
+  } catch (error) {
+    logger.error({ err: error, state_file: path }, 'open calls could not be saved: they are lost for the next start');
+  }
 }

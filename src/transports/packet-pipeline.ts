@@ -1,9 +1,18 @@
 // What happens to one HEP packet, transport aside: HEP decoding -> SIP parsing -> call tracking ->
-// rating engine. Kept apart from the sockets so that its cost can be measured (and profiled)
-// without them; the HEP agent feeds it from its UDP and TCP listeners.
+// intent outlet (the rating engine in this process, or a message bus). Kept apart from the sockets
+// so that its cost can be measured (and profiled) without them; the HEP agent feeds it from its
+// UDP and TCP listeners.
+//
+// Call state: in this process's memory (state_url=memory, the default) or in Redis, shared with
+// other agents (state_url=redis://...).
 import type { Logger } from 'pino';
 import { CallTracker } from '../calls/call-tracker.ts';
 import { EngineDispatcher, transactionTagsOf } from '../calls/engine-dispatcher.ts';
+import type { IntentOutlet } from '../calls/intent-outlet.ts';
+import type { CallStateTracker } from '../calls/state-tracker.ts';
+import { RedisCallTracker } from '../state/redis-call-tracker.ts';
+import { createStateRedisClient } from '../state/redis-client.ts';
+import type { CallIntent } from '../calls/call-intents.ts';
 import type { Micros } from '../domain/types.ts';
 import { MICROS_PER_SECOND } from '../domain/time.ts';
 import { decodeHep } from '../hep/index.ts';
@@ -22,11 +31,18 @@ export interface PacketPipelineSettings extends AccountIdentificationSettings {
   call_max_duration: number;
   /** Seconds; default 300. */
   call_unanswered_timeout: number;
+  /** "memory" (default) or a redis:// URL: where the call state lives. */
+  state_url?: string;
+  /** Prefix of the Redis keys. Default "canyan-rating:". */
+  state_key_prefix?: string;
 }
 
 export interface PacketPipelineOptions {
   settings: PacketPipelineSettings;
-  engine: RatingEngine;
+  /** Where call intents go. Default: an EngineDispatcher for `engine`. */
+  outlet?: IntentOutlet;
+  /** Required when no outlet is given. */
+  engine?: RatingEngine;
   logger: Logger;
   /** Local clock (microseconds) for timeouts and for packets without a HEP time. */
   clock: () => Micros;
@@ -38,8 +54,17 @@ export interface PacketPipeline {
   readonly handlePacket: PacketHandler;
   readonly counters: PacketCounters;
   readonly badPackets: RateLimitedLog;
-  readonly tracker: CallTracker<SipMessage>;
-  readonly dispatcher: EngineDispatcher;
+  readonly tracker: CallStateTracker<SipMessage>;
+  /** The same tracker when the state is in memory (it can be saved and restored), else null. */
+  readonly memoryTracker: CallTracker<SipMessage> | null;
+  /** Where call intents go (named dispatcher for its first kind, the engine dispatcher). */
+  readonly dispatcher: IntentOutlet;
+}
+
+/** True when the settings keep the call state in Redis. */
+export function usesRedisState(settings: { state_url?: string }): boolean {
+  const url = settings.state_url ?? 'memory';
+  return url.startsWith('redis:') || url.startsWith('rediss:');
 }
 
 const SIP_PAYLOAD_TYPE = 1;
@@ -54,22 +79,31 @@ export function describeSource(source: PacketSource): string {
 }
 
 export function createPacketPipeline(options: PacketPipelineOptions): PacketPipeline {
-  const { settings, engine, logger, clock } = options;
+  const { settings, logger, clock } = options;
   const counters = new PacketCounters();
   const badPackets = new RateLimitedLog(logger, { clock: () => Math.floor(clock() / 1000) });
-  const dispatcher = new EngineDispatcher(
-    engine,
-    { tenant: settings.tenant, tags: transactionTagsOf(settings.transaction_tags, settings.product_tag) },
-    logger,
-  );
-  const tracker = new CallTracker<SipMessage>({
+  const dispatcher = options.outlet ?? engineDispatcher(options, settings, logger);
+  const trackerOptions = {
     identifyParties: createAccountIdentifier(settings),
-    emit: (intent) => dispatcher.dispatch(intent),
+    emit: (intent: CallIntent) => dispatcher.dispatch(intent),
     clock,
     maxCallDurationMicros: seconds(settings.call_max_duration, 14_400),
     unansweredTimeoutMicros: seconds(settings.call_unanswered_timeout, 300),
     failureSettleMicros: seconds(options.failureSettleSeconds ?? 5, 5),
-  });
+  };
+  let memoryTracker: CallTracker<SipMessage> | null = null;
+  let tracker: CallStateTracker<SipMessage>;
+  if (usesRedisState(settings)) {
+    tracker = new RedisCallTracker<SipMessage>({
+      ...trackerOptions,
+      redis: createStateRedisClient(settings.state_url ?? '', logger),
+      keyPrefix: settings.state_key_prefix ?? 'canyan-rating:',
+      logger,
+    });
+  } else {
+    memoryTracker = new CallTracker<SipMessage>(trackerOptions);
+    tracker = memoryTracker;
+  }
 
   // The hot path: nothing here logs or allocates beyond what decoding and tracking need; the
   // rare bad packets are described (and their log records built) only when they happen.
@@ -107,5 +141,14 @@ export function createPacketPipeline(options: PacketPipelineOptions): PacketPipe
     }
   };
 
-  return { handlePacket, counters, badPackets, tracker, dispatcher };
+  return { handlePacket, counters, badPackets, tracker, memoryTracker, dispatcher };
+}
+
+function engineDispatcher(options: PacketPipelineOptions, settings: PacketPipelineSettings, logger: Logger): EngineDispatcher {
+  if (options.engine === undefined) throw new Error('the packet pipeline needs an engine or an outlet');
+  return new EngineDispatcher(
+    options.engine,
+    { tenant: settings.tenant, tags: transactionTagsOf(settings.transaction_tags, settings.product_tag) },
+    logger,
+  );
 }

@@ -29,6 +29,8 @@ export function agentSettings(overrides: Partial<HepAgentSettings> = {}): HepAge
     hep_listen_udp: '127.0.0.1:0',
     hep_listen_tcp: '127.0.0.1:0',
     sip_local_domains: ['sip.example.com'],
+    // No saved call state unless a test asks for one: test agents must not share ./data.
+    state_file: '',
     ...overrides,
   };
 }
