@@ -93,3 +93,48 @@ export async function waitFor(what: string, condition: () => boolean | Promise<b
 }
 
 export const FAST_RETRY = { initialDelayMs: 50, maxDelayMs: 200, connectTimeoutMs: 2000 };
+
+/** A TCP relay to RabbitMQ that the test can cut (every connection dropped) and restore. */
+export interface Relay {
+  url: string;
+  /** Drops every relayed connection and refuses new ones. */
+  cut(): Promise<void>;
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function openRelay(): Promise<Relay> {
+  const { createConnection } = await import('node:net');
+  const sockets = new Set<import('node:net').Socket>();
+  const server = createServer((client) => {
+    const upstream = createConnection({ host: SERVICES.rabbitmq.host, port: SERVICES.rabbitmq.port });
+    sockets.add(client);
+    sockets.add(upstream);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  const listen = (port: number) => new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  await listen(0);
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  const port = address.port;
+  const stop = async () => {
+    for (const socket of sockets) socket.destroy();
+    sockets.clear();
+    if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return {
+    url: `amqp://guest:guest@127.0.0.1:${port}`,
+    cut: stop,
+    restore: () => listen(port),
+    close: stop,
+  };
+}
