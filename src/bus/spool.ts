@@ -16,7 +16,20 @@
 // about one interval. An fsync per event would cap the agent at the disk's flush rate.
 // The watermark file is written at most every syncIntervalMs; a stale watermark only means
 // confirmed events are published again (duplicates, never losses).
-import { closeSync, fdatasync, fdatasyncSync, fstatSync, mkdirSync, openSync, readdirSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fdatasync,
+  fdatasyncSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -44,6 +57,39 @@ export interface SpoolOptions {
 
 const SEGMENT_NAME = /^(\d{12})\.jsonl$/;
 const WATERMARK_FILE = 'confirmed.json';
+const LOCK_FILE = 'owner.pid';
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * One process per spool: two appenders would interleave their segments and overwrite each
+ * other's watermark. The lock file names its owner; a dead owner's lock (a SIGKILLed agent) is
+ * taken over.
+ */
+function lockSpool(dir: string): void {
+  const path = join(dir, LOCK_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(path, String(process.pid), { flag: 'wx' });
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number(readFileSync(path, 'utf8').trim());
+      if (Number.isSafeInteger(owner) && owner > 0 && owner !== process.pid && processIsAlive(owner)) {
+        throw new Error(`spool ${dir} is in use by process ${owner}; each agent needs its own spool_dir`);
+      }
+      rmSync(path, { force: true });
+    }
+  }
+  throw new Error(`could not lock spool ${dir}`);
+}
 
 function segmentName(segment: number): string {
   return `${String(segment).padStart(12, '0')}.jsonl`;
@@ -96,6 +142,7 @@ export class Spool {
       ...options,
     };
     mkdirSync(settings.dir, { recursive: true });
+    lockSpool(settings.dir);
     const existing = new Map<number, number>();
     for (const name of readdirSync(settings.dir).sort()) {
       const match = SEGMENT_NAME.exec(name);
@@ -241,6 +288,7 @@ export class Spool {
     fdatasyncSync(this.activeFd);
     closeSync(this.activeFd);
     await this.saveWatermark();
+    rmSync(join(this.options.dir, LOCK_FILE), { force: true });
   }
 
   private grow(bytes: number): void {

@@ -162,7 +162,7 @@ describe('native bus', { skip }, () => {
       assert.equal(stats.engine_errors, 2);
       assert.equal(stats.requeued, 2);
       assert.equal(stats.engine_rejected, 1);
-      assert.ok(Date.now() - started >= 300, 'requeues waited 100 + 200 ms');
+      assert.ok(Date.now() - started >= 200, 'each of the two requeues waited at least 100 ms');
       assert.equal((await fixture.getAccount('1000'))?.balance, BALANCE - 12);
       assert.ok(records.some((r) => r.level === 40 && r.msg === 'rating engine rejected a bus event' && r.failed_reason === 'NOT_FOUND'));
       assert.ok(records.some((r) => r.level === 50 && String(r.msg).includes('dead-letter')));

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Spool } from '../../src/bus/spool.ts';
@@ -78,6 +78,22 @@ describe('spool', () => {
       assert.ok(spool.fits(95));
       assert.ok(!spool.fits(96));
       await spool.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('one process per spool: a live owner refuses a second opener, the lock of a dead owner is taken over', async () => {
+    const dir = tempDir();
+    try {
+      const first = await Spool.open({ dir, maxBytes: 1 << 20, logger: silentLogger() });
+      writeFileSync(join(dir, 'owner.pid'), String(process.ppid)); // another live process
+      await assert.rejects(Spool.open({ dir, maxBytes: 1 << 20, logger: silentLogger() }), /in use by process/);
+      await first.close();
+      writeFileSync(join(dir, 'owner.pid'), '999999999'); // no such process
+      const second = await Spool.open({ dir, maxBytes: 1 << 20, logger: silentLogger() });
+      await second.close();
+      assert.ok(!readdirSync(dir).includes('owner.pid'), 'close releases the lock');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
