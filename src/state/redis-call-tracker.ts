@@ -117,9 +117,14 @@ interface Found {
   writeId: string;
   /** null: a tombstone. */
   call: CallState | null;
+  /** A tombstone's end of grace (local time): until then it absorbs late copies. */
+  finishedUntil: Micros;
 }
 
+/** Tombstone payload: "T<local time until which it absorbs late copies>". */
 const TOMBSTONE = 'T';
+/** Tombstones stay in Redis a little longer than their grace: agents' clocks differ a little. */
+const TOMBSTONE_TTL_MARGIN_MS = 60_000;
 const MAX_CONFLICTS = 100;
 const IDENTIFICATION_FAILED: IdentifiedParties = { accountTag: '', destinationAccountTag: '', source: '', destination: '' };
 
@@ -358,7 +363,10 @@ export class RedisCallTracker<M extends TrackableSipMessage = TrackableSipMessag
       this.stateCounters.invalid_records++;
       return null;
     }
-    if (payload === TOMBSTONE) return { redisKey, version, writeId, call: null };
+    if (payload.startsWith(TOMBSTONE)) {
+      const until = Number(payload.slice(TOMBSTONE.length));
+      return { redisKey, version, writeId, call: null, finishedUntil: Number.isFinite(until) ? until : Number.POSITIVE_INFINITY };
+    }
     let call: CallState | null = null;
     try {
       call = callStateFromRecord(JSON.parse(payload));
@@ -370,32 +378,43 @@ export class RedisCallTracker<M extends TrackableSipMessage = TrackableSipMessag
       this.errorLog.warn({ key: redisKey }, 'call state: invalid record in Redis, treated as a new call');
       return null;
     }
-    return { redisKey, version, writeId, call };
+    return { redisKey, version, writeId, call, finishedUntil: 0 };
   }
 
   private async applyMessageJob(facts: MessageFacts, parties: IdentifiedParties | null, pending: PendingWrite): Promise<void> {
-    const found = await this.lookup(facts.key, facts.callId);
+    let found = await this.lookup(facts.key, facts.callId);
     if (found !== null && pending.writeId !== null && found.writeId === pending.writeId) {
       pending.report?.(); // our write went through before the error that hid its reply
       return;
     }
+    let createVersion = 0;
     if (found !== null && found.call === null) {
-      this.counters.after_end++;
-      return;
+      if (facts.local < found.finishedUntil) {
+        this.counters.after_end++;
+        return;
+      }
+      // The grace of the finished call is over by this agent's clock: the call is unknown again,
+      // as in memory, where the tombstone would have been swept. Its key may open a new call.
+      if (parties === null) {
+        this.counters.unknown_call++;
+        return;
+      }
+      if (found.redisKey === `${this.prefix}call:${facts.key}`) createVersion = found.version;
+      found = null;
     }
     if (found !== null && found.call !== null) {
       const call = found.call;
       const before = JSON.stringify(callRecordOf(call));
       const outcome = applyMessage(call, facts, facts.at, facts.local);
       if (outcome === NOTHING && JSON.stringify(callRecordOf(call)) === before) return;
-      await this.write(found.redisKey, found.version, call, [[outcome, facts.at]], pending, null);
+      await this.write(found.redisKey, found.version, call, [[outcome, facts.at]], facts.local, pending, null);
       return;
     }
     if (parties === null) {
       await this.park(facts);
       return;
     }
-    if (this.opens(facts, parties)) await this.openWithParked(facts, parties, pending);
+    if (this.opens(facts, parties)) await this.openWithParked(facts, parties, createVersion, pending);
   }
 
   /** False when the INVITE does not open a call (untracked, over capacity). */
@@ -411,7 +430,7 @@ export class RedisCallTracker<M extends TrackableSipMessage = TrackableSipMessag
     return true;
   }
 
-  private async openWithParked(facts: MessageFacts, parties: IdentifiedParties, pending: PendingWrite): Promise<void> {
+  private async openWithParked(facts: MessageFacts, parties: IdentifiedParties, version: number, pending: PendingWrite): Promise<void> {
     const key = facts.key;
     const callId = facts.callId;
     const transactionTag = callId ?? key;
@@ -433,6 +452,7 @@ export class RedisCallTracker<M extends TrackableSipMessage = TrackableSipMessag
       earlyKeys[1] === earlyKeys[0] ? Promise.resolve([] as string[]) : this.redis.lrange(earlyKeys[1], 0, -1),
     ]);
     const parked = [...first, ...second].map(parseParked).filter((m): m is MessageFacts => m !== null);
+    const invalidParked = first.length + second.length - parked.length;
     // HEP-time order; sort is stable, so copies with the same time keep their arrival order.
     parked.sort((a, b) => a.at - b.at);
     const outcomes: Array<[StepOutcome, Micros]> = [];
@@ -445,7 +465,9 @@ export class RedisCallTracker<M extends TrackableSipMessage = TrackableSipMessag
       const outcome = applyMessage(call, message, message.at, message.local);
       if (outcome !== NOTHING) outcomes.push([outcome, message.at]);
     }
-    const written = await this.write(`${this.prefix}call:${key}`, 0, call, outcomes, pending, {
+    // Finished by a parked message: the tombstone's grace counts from the last one applied.
+    const local = parked.reduce((latest, message) => Math.max(latest, message.local), facts.local);
+    const written = await this.write(`${this.prefix}call:${key}`, version, call, outcomes, local, pending, {
       keys: earlyKeys,
       lengths: [first.length, second.length],
     });
@@ -453,6 +475,7 @@ export class RedisCallTracker<M extends TrackableSipMessage = TrackableSipMessag
       this.counters.opened++;
       this.stateCounters.parked_applied += parked.length;
       this.counters.after_end += lateCopies;
+      this.stateCounters.invalid_records += invalidParked;
     }
   }
 
@@ -480,6 +503,7 @@ export class RedisCallTracker<M extends TrackableSipMessage = TrackableSipMessag
     version: number,
     call: CallState,
     outcomes: Array<[StepOutcome, Micros]>,
+    local: Micros,
     pending: PendingWrite,
     consumeEarly: { keys: [string, string]; lengths: [number, number] } | null,
   ): Promise<boolean> {
@@ -490,7 +514,7 @@ export class RedisCallTracker<M extends TrackableSipMessage = TrackableSipMessag
     };
     pending.writeId = writeId;
     pending.report = report;
-    const ttlMs = finished ? this.graceMs : this.liveTtlMs;
+    const ttlMs = finished ? this.graceMs + TOMBSTONE_TTL_MARGIN_MS : this.liveTtlMs;
     const early = consumeEarly ?? { keys: [redisKey, redisKey], lengths: null };
     const result = await COMPARE_AND_SET.run(
       this.redis,
@@ -498,7 +522,7 @@ export class RedisCallTracker<M extends TrackableSipMessage = TrackableSipMessag
       [
         version,
         writeId,
-        finished ? TOMBSTONE : JSON.stringify(callRecordOf(call)),
+        finished ? `${TOMBSTONE}${Math.ceil(local + this.graceMs * 1000)}` : JSON.stringify(callRecordOf(call)),
         ttlMs,
         finished ? '' : Math.ceil(nextDeadline(call, this.rules)),
         call.key,
@@ -556,7 +580,7 @@ export class RedisCallTracker<M extends TrackableSipMessage = TrackableSipMessag
       await this.redis.zadd(this.deadlinesKey, Math.ceil(nextDeadline(found.call, this.rules)), key);
       return;
     }
-    await this.write(redisKey, found.version, found.call, [[outcome, now]], pending, null);
+    await this.write(redisKey, found.version, found.call, [[outcome, now]], now, pending, null);
     this.stateCounters.sweeps_applied++;
   }
 }
@@ -567,13 +591,30 @@ interface PendingWrite {
   report: (() => void) | null;
 }
 
+/** A parked message read back, or null when it is not one (written by another version, damaged). */
 function parseParked(text: string): MessageFacts | null {
+  let value: unknown;
   try {
-    const value = JSON.parse(text) as Partial<MessageFacts>;
-    if (typeof value !== 'object' || value === null) return null;
-    if (typeof value.isRequest !== 'boolean' || typeof value.at !== 'number' || typeof value.local !== 'number') return null;
-    return value as MessageFacts;
+    value = JSON.parse(text);
   } catch {
     return null;
   }
+  if (typeof value !== 'object' || value === null) return null;
+  const m = value as Record<string, unknown>;
+  const textOrNull = (field: unknown): boolean => field === null || typeof field === 'string';
+  const numberOrNull = (field: unknown): boolean => field === null || typeof field === 'number';
+  const to = m.to as Record<string, unknown> | null | undefined;
+  const valid =
+    typeof m.isRequest === 'boolean' &&
+    typeof m.key === 'string' &&
+    typeof m.at === 'number' &&
+    typeof m.local === 'number' &&
+    textOrNull(m.method) &&
+    numberOrNull(m.statusCode) &&
+    textOrNull(m.callId) &&
+    numberOrNull(m.cseqNumber) &&
+    textOrNull(m.cseqMethod) &&
+    textOrNull(m.srcIp) &&
+    (to === null || (typeof to === 'object' && to !== undefined && textOrNull(to.tag)));
+  return valid ? (value as MessageFacts) : null;
 }
