@@ -246,7 +246,8 @@ export function sendFromChild(job: SenderJob, timeoutMs: number): Promise<Sender
 // The agent side
 
 export function agentSettings(tenant: string): HepAgentSettings {
-  return { ...DEFAULT_CONFIG, hep_listen_udp: '127.0.0.1:0', hep_listen_tcp: '', tenant, sip_local_domains: ['sip.example.com'] };
+  // state_file '': each step's agent starts empty (runs reuse Call-IDs; a saved state would absorb them).
+  return { ...DEFAULT_CONFIG, hep_listen_udp: '127.0.0.1:0', hep_listen_tcp: '', tenant, sip_local_domains: ['sip.example.com'], state_file: '' };
 }
 
 export async function seed(storage: Storage, tenant: string): Promise<void> {
