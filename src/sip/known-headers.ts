@@ -54,55 +54,6 @@ function restMatches(payload: Buffer, pos: number, length: number, name: string)
   return pos + name.length <= length && restEquals(payload, pos, name);
 }
 
-/**
- * The known header whose name starts the line at `pos`, as `header + 8 * name length`, or -1.
- * Matches the names themselves rather than scanning each line's name first, so most other
- * header lines are rejected on their first or second byte.
- */
-function knownNameAt(payload: Buffer, pos: number, length: number): number {
-  let header = -1;
-  let nameLength = 1;
-  switch (payload[pos] | 0x20) {
-    case 0x63: // c
-      if (restMatches(payload, pos, length, 'call-id')) {
-        header = CALL_ID;
-        nameLength = 7;
-      } else if (restMatches(payload, pos, length, 'cseq')) {
-        header = CSEQ;
-        nameLength = 4;
-      }
-      break;
-    case 0x66: // f
-      header = FROM;
-      if (restMatches(payload, pos, length, 'from')) nameLength = 4;
-      break;
-    case 0x69: // i
-      header = CALL_ID;
-      break;
-    case 0x70: // p
-      if (restMatches(payload, pos, length, 'p-asserted-identity')) {
-        header = P_ASSERTED_IDENTITY;
-        nameLength = 19;
-      }
-      break;
-    case 0x74: // t
-      header = TO;
-      if (restMatches(payload, pos, length, 'to')) nameLength = 2;
-      break;
-    case 0x76: // v
-      header = VIA;
-      if (restMatches(payload, pos, length, 'via')) nameLength = 3;
-      break;
-    default:
-      return -1;
-  }
-  if (header === -1) return -1;
-  const end = pos + nameLength;
-  // The whole token must be the name: "Fromage" or "Tx" are other headers.
-  if (end < length && isTokenByte(payload[end])) return -1;
-  return header + 8 * nameLength;
-}
-
 /** Start line bounds and the value span of the first header of each known name. */
 export class KnownHeaders {
   startLineStart = 0;
@@ -122,10 +73,74 @@ export class KnownHeaders {
   }
 }
 
+/** Lower-cased ASCII byte at `at`, or -1 past `length`. Names are tokens, so |0x20 never merges two token bytes. */
+function lowerAt(payload: Buffer, at: number, length: number): number {
+  return at < length ? payload[at] | 0x20 : -1;
+}
+
+/**
+ * The known header whose name starts the line at `pos`, as `header + 8 * name length`, or -1.
+ * Matches the names themselves rather than scanning each line's name first, so most other
+ * header lines are rejected on their first or second byte (the C lines, the most common, on the
+ * second: Contact, Content-*).
+ */
+function knownNameAt(payload: Buffer, pos: number, length: number): number {
+  const first = payload[pos] | 0x20;
+  let header: number;
+  let nameLength = 1;
+  if (first === 0x76) { // v
+    header = VIA;
+    if (lowerAt(payload, pos + 1, length) === 0x69 && lowerAt(payload, pos + 2, length) === 0x61) nameLength = 3;
+  } else if (first === 0x66) { // f
+    header = FROM;
+    if (lowerAt(payload, pos + 1, length) === 0x72 && lowerAt(payload, pos + 2, length) === 0x6f && lowerAt(payload, pos + 3, length) === 0x6d) nameLength = 4;
+  } else if (first === 0x74) { // t
+    header = TO;
+    if (lowerAt(payload, pos + 1, length) === 0x6f) nameLength = 2;
+  } else if (first === 0x63) { // c
+    const second = lowerAt(payload, pos + 1, length);
+    if (second === 0x61) {
+      if (!restMatches(payload, pos, length, 'call-id')) return -1;
+      header = CALL_ID;
+      nameLength = 7;
+    } else if (second === 0x73) {
+      if (!restMatches(payload, pos, length, 'cseq')) return -1;
+      header = CSEQ;
+      nameLength = 4;
+    } else {
+      return -1;
+    }
+  } else if (first === 0x69) { // i
+    header = CALL_ID;
+  } else if (first === 0x70) { // p
+    if (!restMatches(payload, pos, length, 'p-asserted-identity')) return -1;
+    header = P_ASSERTED_IDENTITY;
+    nameLength = 19;
+  } else {
+    return -1;
+  }
+  const end = pos + nameLength;
+  if (end < length && isTokenByte(payload[end])) return -1;
+  return header + 8 * nameLength;
+}
+
+// 1 for bytes that may start a line the scan must look at: CR, LF, space, tab, and the first
+// letters of the known names in either case.
+const LINE_START: Uint8Array = (() => {
+  const table = new Uint8Array(256);
+  for (const byte of [CR, LF, 0x20, 0x09]) table[byte] = 1;
+  for (const letter of 'cfiptv') {
+    table[letter.charCodeAt(0)] = 1;
+    table[letter.toUpperCase().charCodeAt(0)] = 1;
+  }
+  return table;
+})();
+
 /**
  * Same line rules as scanLayout (header-table.ts): junk lines are skipped, a blank line ends the
  * headers. A continuation line stops the scan with `folded` set, since folding is rare and the
- * full table handles it.
+ * full table handles it. Lines that cannot matter (see LINE_START) cost one table lookup and one
+ * memchr.
  */
 export function scanKnownHeaders(payload: Buffer): KnownHeaders {
   const known = new KnownHeaders();
@@ -140,6 +155,10 @@ export function scanKnownHeaders(payload: Buffer): KnownHeaders {
   let pos = firstLf + 1;
   while (pos < length) {
     const first = payload[pos];
+    if (LINE_START[first] === 0) {
+      pos = lineFeedFrom(payload, pos, length) + 1;
+      continue;
+    }
     if (first === LF || (first === CR && (pos + 1 === length || payload[pos + 1] === LF))) break; // blank line
     if (isWhitespace(first)) {
       known.folded = true;
