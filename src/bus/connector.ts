@@ -59,7 +59,7 @@ export class Connector {
 
   /** Closes the current connection if any (it will be re-established). */
   async drop(session: number, reason: string): Promise<void> {
-    if (session !== this.session || this.connection === null) return;
+    if (this.closed || session !== this.session || this.connection === null) return;
     this.options.logger.warn({ reason }, 'closing the bus connection to recover');
     await this.connection.close().catch(() => undefined);
   }
@@ -118,7 +118,7 @@ export class Connector {
         if (this.closed) break;
         failures++;
         this.state = 'disconnected';
-        if (failures === 1) logger.warn({ url: target, err: error }, 'bus unreachable; retrying with backoff until it answers');
+        if (failures === 1) logger.warn({ url: target, err: error }, 'bus unavailable (unreachable, or it refused the connection or the queue setup); retrying with backoff');
         else logger.debug({ url: target, err: error, attempt: failures }, 'bus still unreachable');
       }
       if (this.closed) break;

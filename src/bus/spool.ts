@@ -275,7 +275,8 @@ export class Spool {
     if (this.unsynced) {
       this.unsynced = false;
       fdatasync(this.activeFd, (error) => {
-        if (error !== null && !this.closed) this.options.logger.error({ err: error }, 'spool fdatasync failed');
+        // EBADF: the segment was rotated or the spool closed meanwhile (both sync it themselves).
+        if (error !== null && error.code !== 'EBADF') this.options.logger.error({ err: error }, 'spool fdatasync failed');
       });
     }
     if (!this.watermarkSaved) void this.saveWatermark();
