@@ -70,7 +70,7 @@ export interface RedisCallTrackerOptions<M extends TrackableSipMessage> {
   maxPendingMessages?: number;
   /** How long a step is retried while Redis fails. Default 30 s. */
   retryForMs?: number;
-  /** Due calls claimed per sweep. Default 1000. */
+  /** Due calls read per sweep (every agent reads the same ones; one acts on each). Default 10,000. */
   sweepBatch?: number;
   /** Close the Redis client on close(). Default true. */
   ownsClient?: boolean;
@@ -185,7 +185,7 @@ export class RedisCallTracker<M extends TrackableSipMessage = TrackableSipMessag
     this.earlyTtlMs = options.earlyMessageTtlMs ?? 30_000;
     this.maxPending = options.maxPendingMessages ?? 100_000;
     this.retryForMs = options.retryForMs ?? 30_000;
-    this.sweepBatch = options.sweepBatch ?? 1000;
+    this.sweepBatch = options.sweepBatch ?? 10_000;
     this.deadlinesKey = `${this.prefix}deadlines`;
     this.errorLog = new RateLimitedLog(options.logger, { clock: () => Date.now(), maxPerWindow: 5 });
   }

@@ -145,6 +145,8 @@ export async function startHepAgent(options: HepAgentOptions): Promise<HepAgent>
   } catch (error) {
     await udp?.close();
     await tcp?.close();
+    // The restored calls go back to the file, for the next attempt to start.
+    if (memoryTracker !== null && stateFile !== '') await saveCalls(memoryTracker, stateFile, clock, logger);
     await tracker.close();
     throw error;
   }

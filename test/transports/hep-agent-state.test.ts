@@ -4,6 +4,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -118,6 +119,30 @@ describe('HEP agent with its calls saved to a file (state_url=memory)', () => {
       assert.equal(engine.calls.length, 2);
     } finally {
       await third.close();
+    }
+  });
+
+  test('a start that fails (port taken) puts the restored calls back in the file', async () => {
+    const engine = new RecordingEngine();
+    const stateFile = join(dir, 'failed-start', 'agent-calls.json');
+    const first = await startHepAgent({ settings: agentSettings({ hep_listen_tcp: '', state_file: stateFile }), engine, logger: silentLogger(), udpReceiveThread: false });
+    await sendUdp(first.udpAddress!.port, [invite, answer]);
+    await waitFor('begin', () => engine.calls.length === 1);
+    await first.close();
+    const taken = createSocket('udp4');
+    await new Promise<void>((resolve) => taken.bind(0, '127.0.0.1', resolve));
+    try {
+      const settings = agentSettings({ hep_listen_tcp: '', hep_listen_udp: `127.0.0.1:${taken.address().port}`, state_file: stateFile });
+      await assert.rejects(startHepAgent({ settings, engine, logger: silentLogger(), udpReceiveThread: false }), /EADDRINUSE/);
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
+    assert.ok(existsSync(stateFile));
+    const again = await startHepAgent({ settings: agentSettings({ hep_listen_tcp: '', state_file: stateFile }), engine, logger: silentLogger(), udpReceiveThread: false });
+    try {
+      assert.equal((again.stats().calls as Record<string, number>).tracked, 1);
+    } finally {
+      await again.close();
     }
   });
 
