@@ -71,6 +71,14 @@ export function equalsExactly(payload: Buffer, start: number, end: number, text:
   return true;
 }
 
+/** True when every byte of payload[start, end) is ASCII. */
+export function isAsciiSpan(payload: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    if (payload[i] >= 0x80) return false;
+  }
+  return true;
+}
+
 type SliceMethod = (this: Buffer, start: number, end: number) => string;
 
 /**

@@ -71,6 +71,15 @@ export class KnownHeaders {
   valueEnd(header: KnownHeader): number {
     return this.spans[header * 2 + 1];
   }
+
+  /** End of the last known header value found, or of the start line when there is none. */
+  valuesEnd(): number {
+    let end = this.startLineEnd;
+    for (let slot = 1; slot < this.spans.length; slot += 2) {
+      if (this.spans[slot] > end) end = this.spans[slot];
+    }
+    return end;
+  }
 }
 
 /** Lower-cased ASCII byte at `at`, or -1 past `length`. Names are tokens, so |0x20 never merges two token bytes. */

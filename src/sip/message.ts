@@ -7,10 +7,10 @@ import { scanLayout, type HeaderTable } from './header-table.ts';
 import { CALL_ID, CSEQ, FROM, P_ASSERTED_IDENTITY, TO, VIA, type KnownHeader, type KnownHeaders } from './known-headers.ts';
 import { headerNameForms, type HeaderNameForms } from './header-names.ts';
 import { parseNameAddr } from './name-addr.ts';
-import { scanNameAddr } from './name-addr-bytes.ts';
+import { scanNameAddrIn } from './name-addr-bytes.ts';
 import { viaBranch } from './via.ts';
 import { parseCSeq, scanCSeq } from './cseq.ts';
-import { equalsIgnoringCase, utf8Text } from './bytes.ts';
+import { asciiText, equalsIgnoringCase, isAsciiSpan, utf8Text } from './bytes.ts';
 
 /** Joins folded lines: each line break plus the whitespace around it becomes one space. */
 function unfold(text: string): string {
@@ -48,6 +48,9 @@ export class CapturedSipMessage implements SipMessage {
   private cachedTo: SipNameAddr | null | undefined = undefined;
   private cachedPai: SipNameAddr | null | undefined = undefined;
   private cachedViaBranch: string | null | undefined = undefined;
+  // latin1 text of the payload from the start line to the end of the last known header value,
+  // decoded once on first need: the fields read per packet are slices of it (see headerSlice).
+  private headerText: string | null = null;
 
   /**
    * `requestUri` is the decoded Request-URI when the start line was read as text; otherwise the
@@ -146,12 +149,28 @@ export class CapturedSipMessage implements SipMessage {
     return this.table;
   }
 
+  /**
+   * The decoded header section, built on the first field read. One native decode plus cheap
+   * string slices costs less than one native decode per field.
+   */
+  private headerSource(): string {
+    if (this.headerText === null) this.headerText = asciiText(this.payload, this.known.startLineStart, this.known.valuesEnd());
+    return this.headerText;
+  }
+
+  /** payload[start, end) as text: a slice of the decoded header section when it is ASCII (latin1 = UTF-8 there). */
+  private headerSlice(start: number, end: number): string {
+    if (!isAsciiSpan(this.payload, start, end)) return utf8Text(this.payload, start, end);
+    const base = this.known.startLineStart;
+    return this.headerSource().slice(start - base, end - base);
+  }
+
   /** The value of the first `header`, unfolded; null when there is none. */
   private knownText(header: KnownHeader): string | null {
     const known = this.known;
     if (!known.folded) {
       const start = known.valueStart(header);
-      return start === -1 ? null : utf8Text(this.payload, start, known.valueEnd(header));
+      return start === -1 ? null : this.headerSlice(start, known.valueEnd(header));
     }
     const table = this.fullTable();
     const index = table.firstIndex(header);
@@ -180,7 +199,7 @@ export class CapturedSipMessage implements SipMessage {
     if (!known.folded) {
       const start = known.valueStart(header);
       if (start === -1) return null;
-      const scanned = scanNameAddr(this.payload, start, known.valueEnd(header));
+      const scanned = scanNameAddrIn(this.payload, start, known.valueEnd(header), this.headerSource(), known.startLineStart);
       if (scanned !== null) return scanned;
     }
     const text = this.knownText(header);

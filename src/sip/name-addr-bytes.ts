@@ -179,6 +179,16 @@ const BYTE_CLASS: Uint8Array = (() => {
  * null when the value needs the general parser.
  */
 export function scanNameAddr(payload: Buffer, start: number, end: number): SipNameAddr | null {
+  return scanNameAddrIn(payload, start, end, null, 0);
+}
+
+/**
+ * scanNameAddr for a message whose header section is already decoded: `source` is the latin1
+ * text of the payload from offset `sourceBase`, covering [start, end). The value is taken as a
+ * slice of it instead of a fresh decode (a native call that costs more than the whole parse of
+ * a short value); latin1 is exact here because only ASCII values are accepted.
+ */
+export function scanNameAddrIn(payload: Buffer, start: number, end: number, source: string | null, sourceBase: number): SipNameAddr | null {
   if (end <= start) return null;
   // One pass finds the first '<' outside quotes, the first '>' after it and the first ';'.
   let lt = -1;
@@ -198,7 +208,7 @@ export function scanNameAddr(payload: Buffer, start: number, end: number): SipNa
       semi = i;
     }
   }
-  const raw = asciiText(payload, start, end);
+  const raw = source === null ? asciiText(payload, start, end) : source.slice(start - sourceBase, end - sourceBase);
   if (lt === -1) {
     // Without <>, everything after the first ';' is a header parameter (RFC 3261 §20.10).
     const uri = uriOf(payload, start, semi === -1 ? end : semi, raw, start);
