@@ -1,5 +1,5 @@
-// The `canyan-rating` command line. `start` and `agent` are sets of roles started in one process
-// (`api` and `engine` are reserved for separate processes); `test` runs scenarios.
+// The `canyan-rating` command line. `start`, `agent`, `engine` and `api` are sets of roles started
+// in one process (src/app/system.ts); `test` runs scenarios.
 import { Command, CommanderError, Option } from 'commander';
 import pino from 'pino';
 import type { RunningSystem, SystemRoles } from '../app/system.ts';
@@ -20,8 +20,26 @@ interface CommandSpec {
 }
 
 const COMMANDS: readonly CommandSpec[] = [
-  { name: 'start', summary: 'run everything in one process: HTTP API (GraphQL + REST), rating engine and HEP agent', roles: { api: true, agent: true } },
-  { name: 'agent', summary: 'run the HEP agent and the rating engine, without the HTTP API', roles: { api: false, agent: true } },
+  {
+    name: 'start',
+    summary: 'run everything in one process: HTTP API (GraphQL + REST), rating engine and HEP agent',
+    roles: { api: true, agent: true, engine: true },
+  },
+  {
+    name: 'agent',
+    summary: 'run the HEP agent: calls are rated in this process (bus_url=local) or sent to engines over RabbitMQ (bus_url=amqp://...); /status on api_listen',
+    roles: { api: false, agent: true, engine: false },
+  },
+  {
+    name: 'engine',
+    summary: 'run a rating engine that takes call events from RabbitMQ (bus_url=amqp://...); /status on api_listen',
+    roles: { api: false, agent: false, engine: true },
+  },
+  {
+    name: 'api',
+    summary: 'run the HTTP API alone: GraphQL at /graphql, agent endpoints at /v1/*, /status',
+    roles: { api: true, agent: false, engine: false },
+  },
 ];
 
 /** Flags that override configuration keys; commander hands them over in camelCase. */

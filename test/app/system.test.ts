@@ -37,7 +37,7 @@ async function freeUdpPort(): Promise<number> {
 describe('startSystem', () => {
   test('api + agent: HTTP on a real port, HEP listeners bound, everything released on close', async () => {
     const config = configFor('both', { hep_listen_udp: '127.0.0.1:0', hep_listen_tcp: '127.0.0.1:0' });
-    const system = await startSystem(config, { roles: { api: true, agent: true }, logger: silent });
+    const system = await startSystem(config, { roles: { api: true, agent: true, engine: true }, logger: silent });
     try {
       assert.ok(system.apiAddress !== null);
       assert.equal(system.apiAddress.host, '127.0.0.1');
@@ -75,7 +75,7 @@ describe('startSystem', () => {
 
   test('api only: no agent, /status/agent says so', async () => {
     const config = configFor('api', { hep_listen_udp: '127.0.0.1:0', hep_listen_tcp: '127.0.0.1:0' });
-    const system = await startSystem(config, { roles: { api: true, agent: false }, logger: silent });
+    const system = await startSystem(config, { roles: { api: true, agent: false, engine: false }, logger: silent });
     try {
       assert.equal(system.agent, null);
       assert.ok(system.apiAddress !== null);
@@ -86,22 +86,39 @@ describe('startSystem', () => {
     }
   });
 
-  test('agent only: no HTTP server', async () => {
+  test('agent only: a status-only HTTP server, no GraphQL', async () => {
     const config = configFor('agent', { hep_listen_udp: '127.0.0.1:0', hep_listen_tcp: '' });
-    const system = await startSystem(config, { roles: { api: false, agent: true }, logger: silent });
+    const system = await startSystem(config, { roles: { api: false, agent: true, engine: false }, logger: silent });
     try {
-      assert.equal(system.apiAddress, null);
       assert.ok(system.agent !== null);
       assert.equal(system.agent.tcpAddress, null);
       assert.ok(system.agent.udpAddress !== null);
+      assert.ok(system.apiAddress !== null);
+      const base = `http://127.0.0.1:${system.apiAddress.port}`;
+      assert.equal((await fetch(`${base}/status`)).status, 204);
+      assert.equal((await fetch(`${base}/status/agent`)).status, 200);
+      const graphql = await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
+      assert.equal(graphql.status, 404);
+      assert.match(((await graphql.json()) as { detail: string }).detail, /agent role; GraphQL and \/v1\/\* are served by the api role/);
+      const engine = await fetch(`${base}/status/engine`);
+      assert.equal(engine.status, 404);
     } finally {
       await system.close();
     }
   });
 
+  test('the engine role with bus_url=local is a ConfigError naming bus_url', async () => {
+    const config = configFor('engine-local', {});
+    await assert.rejects(startSystem(config, { roles: { api: false, agent: false, engine: true }, logger: silent }), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(error.message, /bus_url: the engine role takes call events from a message bus/);
+      return true;
+    });
+  });
+
   test('start with both HEP listeners disabled runs the API alone', async () => {
     const config = configFor('nohep', { hep_listen_udp: '', hep_listen_tcp: '' });
-    const system = await startSystem(config, { roles: { api: true, agent: true }, logger: silent });
+    const system = await startSystem(config, { roles: { api: true, agent: true, engine: true }, logger: silent });
     try {
       assert.equal(system.agent, null);
       assert.ok(system.apiAddress !== null);
@@ -112,7 +129,7 @@ describe('startSystem', () => {
 
   test('agent only with both HEP listeners disabled is a ConfigError', async () => {
     const config = configFor('noagent', { hep_listen_udp: '', hep_listen_tcp: '' });
-    await assert.rejects(startSystem(config, { roles: { api: false, agent: true }, logger: silent }), (error: unknown) => {
+    await assert.rejects(startSystem(config, { roles: { api: false, agent: true, engine: false }, logger: silent }), (error: unknown) => {
       assert.ok(error instanceof ConfigError);
       assert.match(error.message, /hep_listen_udp and hep_listen_tcp are both empty/);
       return true;
@@ -131,9 +148,9 @@ describe('startSystem', () => {
         hep_listen_udp: `127.0.0.1:${hepPort}`,
         hep_listen_tcp: '',
       });
-      await assert.rejects(startSystem(config, { roles: { api: true, agent: true }, logger: silent }), /EADDRINUSE/);
+      await assert.rejects(startSystem(config, { roles: { api: true, agent: true, engine: true }, logger: silent }), /EADDRINUSE/);
       // The HEP agent of the failed start let go of its port: a start on a free API port binds it again.
-      const retry = await startSystem({ ...config, api_listen: '127.0.0.1:0' }, { roles: { api: true, agent: true }, logger: silent });
+      const retry = await startSystem({ ...config, api_listen: '127.0.0.1:0' }, { roles: { api: true, agent: true, engine: true }, logger: silent });
       await retry.close();
     } finally {
       await new Promise<void>((resolve) => blocker.close(() => resolve()));
