@@ -111,6 +111,10 @@ class EventConsumer implements BusConsumer {
       }
       for (const wake of this.backoffWakers) wake();
       await Promise.allSettled([...this.inFlight]);
+      // The channel is closed before the connection: its close handshake comes back only after
+      // the broker has processed the acks sent before it, whereas a connection close may
+      // overtake frames still queued on a channel (the acks would be lost, the events redelivered).
+      await this.session?.channel.close().catch(() => undefined);
       await this.connector.close();
       this.logger.info({ ...this.stats() }, 'bus consumer closed');
     })();
@@ -120,7 +124,9 @@ class EventConsumer implements BusConsumer {
   private async openSession(connection: ChannelModel, id: number): Promise<void> {
     const channel = await connection.createChannel();
     channel.on('error', (error: Error) => this.logger.warn({ err: error }, 'bus channel error'));
-    channel.on('close', () => void this.connector.drop(id, 'channel closed'));
+    channel.on('close', () => {
+      if (this.closing === null) void this.connector.drop(id, 'channel closed');
+    });
     await channel.prefetch(this.options.config.engine_prefetch);
     const queues = await declareQueues(channel, this.options.config.bus_protocol, this.options.config.bus_queue);
     const session: Session = { id, channel, consumerTags: [] };

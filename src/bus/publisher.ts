@@ -202,6 +202,7 @@ class BusPublisher implements BusOutlet {
           'bus outlet closing with unconfirmed events; they stay in the spool for the next start',
         );
       }
+      await this.session?.channel.close().catch(() => undefined);
       await this.connector.close();
       await this.spool.close();
       this.logger.info({ ...this.stats() }, 'bus outlet closed');
@@ -271,7 +272,9 @@ class BusPublisher implements BusOutlet {
   private async openSession(connection: ChannelModel, id: number): Promise<void> {
     const channel = await connection.createConfirmChannel();
     channel.on('error', (error: Error) => this.logger.warn({ err: error }, 'bus channel error'));
-    channel.on('close', () => void this.connector.drop(id, 'channel closed'));
+    channel.on('close', () => {
+      if (this.closing === null) void this.connector.drop(id, 'channel closed');
+    });
     await declareQueues(channel, this.options.config.bus_protocol, this.options.config.bus_queue);
     const session: Session = { id, channel, replayUntil: this.spool.end, failed: false, drainWaiters: [] };
     channel.on('drain', () => this.wakeDrainWaiters(session));

@@ -254,4 +254,72 @@ describe('native bus', { skip }, () => {
       spool.remove();
     }
   });
+
+  test('a message returned as unroutable (queue deleted under the publisher) is published again after the queues are declared anew', async () => {
+    const queue = uniqueQueue();
+    const spool = tempDir();
+    const broker = await openBroker();
+    broker.cleanup.push(queue, deadLetterQueueOf(queue));
+    const outlet = await openBusOutlet({ config: settings(queue, spool.path), logger: silentLogger(), retry: FAST_RETRY });
+    try {
+      outlet.dispatch(begin('first'));
+      assert.equal(await outlet.confirmed(10_000), true);
+      await broker.channel.deleteQueue(queue);
+      outlet.dispatch(begin('second'));
+      assert.equal(await outlet.confirmed(10_000), true);
+      const stats = outlet.stats();
+      assert.equal(stats.returned_or_nacked, 1);
+      assert.equal(stats.reconnects, 1);
+      const message = await broker.channel.get(queue, { noAck: true });
+      assert.ok(message !== false);
+      const decoded = decodeEvent(message.content);
+      assert.ok(decoded.ok && decoded.event.kind === 'begin' && decoded.event.begin.transaction_tag === 'second');
+    } finally {
+      await outlet.close();
+      await broker.close();
+      spool.remove();
+    }
+  });
+
+  test('close() stops consuming and waits for the events in flight to be applied and acked', async () => {
+    const queue = uniqueQueue();
+    const spool = tempDir();
+    const broker = await openBroker();
+    broker.cleanup.push(queue, deadLetterQueueOf(queue));
+    const { fixture, engine } = await openEngine();
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let started = 0;
+    const slow = {
+      ...engine,
+      completeTransaction: async (...args: Parameters<typeof engine.completeTransaction>) => {
+        started++;
+        await held;
+        return engine.completeTransaction(...args);
+      },
+    };
+    const outlet = await openBusOutlet({ config: settings(queue, spool.path), logger: silentLogger(), retry: FAST_RETRY });
+    const consumer = await startBusConsumer({ config: { ...consumerConfig(queue), engine_prefetch: 2 }, engine: slow, logger: silentLogger(), retry: FAST_RETRY });
+    try {
+      for (let i = 0; i < 5; i++) outlet.dispatch(end(`held-${i}`, 10));
+      assert.equal(await outlet.confirmed(10_000), true);
+      await waitFor('two in flight (prefetch 2)', () => started === 2);
+      let closed = false;
+      const closing = consumer.close().then(() => (closed = true));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(closed, false, 'close waits for the events in flight');
+      release();
+      await closing;
+      assert.equal(consumer.stats().acked, 2);
+      assert.equal((await fixture.getAccount('1000'))?.balance, BALANCE - 20);
+      // The acks reached the broker before the connection closed: only the 3 never delivered remain.
+      await waitFor('3 left, none unacked', async () => (await broker.channel.checkQueue(queue)).messageCount === 3);
+    } finally {
+      await outlet.close();
+      await consumer.close();
+      await broker.close();
+      await fixture.close();
+      spool.remove();
+    }
+  });
 });
