@@ -10,6 +10,20 @@ test('IPv4 dotted quad at an offset', () => {
   assert.equal(formatIpv4(Buffer.from([255, 255, 255, 255]), 0), '255.255.255.255');
 });
 
+test('IPv4 text stays right when remembered addresses share a cache slot', () => {
+  // Same low 10 bits, so the same slot of the cache of recent addresses: each must evict the other.
+  const addresses = [[10, 0, 0, 1], [10, 0, 4, 1], [192, 168, 0, 1], [10, 0, 0, 1], [172, 16, 252, 1], [10, 0, 4, 1]];
+  for (let round = 0; round < 2; round++) {
+    for (const bytes of addresses) assert.equal(formatIpv4(Buffer.from(bytes), 0), bytes.join('.'));
+  }
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.nat(255), fc.nat(255), fc.nat(3), fc.nat(1)), { maxLength: 40 }), (quads) => {
+      for (const quad of quads) assert.equal(formatIpv4(Buffer.from(quad), 0), quad.join('.'));
+    }),
+    { numRuns: 300, seed: 20261202 },
+  );
+});
+
 test('IPv6 text per RFC 5952', () => {
   assert.equal(v6('00000000000000000000000000000000'), '::');
   assert.equal(v6('00000000000000000000000000000001'), '::1');
