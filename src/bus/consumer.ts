@@ -82,7 +82,8 @@ class EventConsumer implements BusConsumer {
   private readonly backoffWakers = new Set<() => void>();
 
   constructor(private readonly options: BusConsumerOptions) {
-    this.logger = options.logger.child({ component: 'bus-consumer' });
+    // The caller names the component (system.ts binds component: 'bus-consumer').
+    this.logger = options.logger;
     this.connector = new Connector({
       url: options.config.bus_url,
       logger: this.logger,

@@ -87,7 +87,7 @@ export async function openBusOutlet(options: BusOutletOptions): Promise<BusOutle
   const spool = await Spool.open({
     dir: options.config.spool_dir,
     maxBytes: options.config.spool_max_bytes,
-    logger: options.logger.child({ component: 'spool' }),
+    logger: options.logger,
     ...(options.syncIntervalMs === undefined ? {} : { syncIntervalMs: options.syncIntervalMs }),
   });
   return new BusPublisher(options, spool);
@@ -126,7 +126,8 @@ class BusPublisher implements BusOutlet {
   ) {
     const { config } = options;
     this.settings = { tenant: config.tenant, tags: transactionTagsOf(config.transaction_tags, config.product_tag) };
-    this.logger = options.logger.child({ component: 'bus-publisher' });
+    // The caller names the component (system.ts binds component: 'bus-publisher').
+    this.logger = options.logger;
     this.maxUnconfirmed = options.maxUnconfirmed ?? 4096;
     this.sendCursor = spool.confirmed;
     this.connector = new Connector({
