@@ -47,7 +47,7 @@ import {
 } from '../calls/call-rules.ts';
 import type { CallStateTracker, CapturedPacket, IdentifiedParties } from '../calls/state-tracker.ts';
 import { RateLimitedLog } from '../transports/rate-limited-log.ts';
-import { COMPARE_AND_SET, LOOKUP, PARK } from './redis-scripts.ts';
+import { COMPARE_AND_SET, FORGET_DEADLINE, LOOKUP, PARK } from './redis-scripts.ts';
 
 export interface RedisCallTrackerOptions<M extends TrackableSipMessage> {
   redis: Redis;
@@ -570,16 +570,14 @@ export class RedisCallTracker<M extends TrackableSipMessage = TrackableSipMessag
       return;
     }
     if (found === null || found.call === null) {
-      // Gone (expired) or finished by a writer that had no chance to remove it: not a call any more.
-      await this.redis.zrem(this.deadlinesKey, key);
+      // Expired, finished, or not a valid record: no timeout to apply any more.
+      await FORGET_DEADLINE.run(this.redis, [redisKey, this.deadlinesKey], [key]);
       return;
     }
+    // Nothing due: the call changed since the sweep read the deadlines, and the write that changed
+    // it filed its new deadline (every write does, in the same script).
     const outcome = applySweep(found.call, now, this.rules);
-    if (outcome === NOTHING) {
-      // Not due by this agent's clock (agents' clocks differ a little): filed again.
-      await this.redis.zadd(this.deadlinesKey, Math.ceil(nextDeadline(found.call, this.rules)), key);
-      return;
-    }
+    if (outcome === NOTHING) return;
     await this.write(redisKey, found.version, found.call, [[outcome, now]], now, pending, null);
     this.stateCounters.sweeps_applied++;
   }

@@ -100,3 +100,21 @@ return 1
 `,
   4,
 );
+
+/**
+ * Removes a call from the deadlines unless it is a live call (a new call may have reused the key
+ * since the sweep read it). KEYS: call:<key>, deadlines; ARGV: the call key.
+ */
+export const FORGET_DEADLINE = new LuaScript(
+  `
+local v = redis.call('GET', KEYS[1])
+if v then
+  local first = string.find(v, '|', 1, true)
+  local second = first and string.find(v, '|', first + 1, true)
+  if second and string.sub(v, second + 1, second + 1) ~= 'T' then return 0 end
+end
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+`,
+  2,
+);

@@ -256,6 +256,22 @@ describe('RedisCallTracker: call state shared by agents', { skip }, () => {
     await Promise.all([a.tracker.close(), b.tracker.close()]);
   });
 
+  test('a call whose record is gone from Redis (expired) leaves the deadlines without an intent', async () => {
+    const a = await agent('a');
+    const id = `expired-${randomUUID()}`;
+    a.feed(request('INVITE', 1, id), T0);
+    await drained(a);
+    const redis = a.tracker.client;
+    assert.notEqual(await redis.zscore(`${prefix}deadlines`, id), null);
+    await redis.del(`${prefix}call:${id}`);
+    clock.now += UNANSWERED;
+    a.tracker.sweep(clock.now);
+    await drained(a);
+    assert.equal(await redis.zscore(`${prefix}deadlines`, id), null);
+    assert.deepEqual(of(id), []);
+    await a.tracker.close();
+  });
+
   test('many calls split at random across three agents: each begins and ends once', async () => {
     const agents = [await agent('a'), await agent('b'), await agent('c')];
     const ids = Array.from({ length: 300 }, (_, i) => `many-${i}-${randomUUID()}`);
