@@ -60,7 +60,11 @@ export async function takeCallState(path: string, now: () => Date = () => new Da
       return { status: 'unusable', reason: parsed, movedTo: null };
     }
   }
-  await unlink(path);
+  // Gone already: another process sharing the path took it at the same moment (a configuration
+  // mistake: each agent needs its own state_file); this one uses what it read.
+  await unlink(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
   return { status: 'loaded', snapshot: { calls: parsed.calls, tombstones: parsed.tombstones }, savedAt: parsed.savedAt };
 }
 
