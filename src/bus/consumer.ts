@@ -150,7 +150,13 @@ class EventConsumer implements BusConsumer {
     if (work === null) return;
     const key = work.protocol === 'native' ? callKeyOf(work.event) : `${work.operation.request.tenant}\u0000${work.operation.request.transaction_tag}`;
     const previous = this.calls.get(key) ?? Promise.resolve();
-    const task = previous.then(() => this.apply(session, message, work));
+    // apply() settles every outcome itself; the catch is for a bug, so that the message is
+    // still settled (requeued) and the call's later events still run.
+    const task = previous.then(() => this.apply(session, message, work)).catch((error: unknown) => {
+      this.logger.error({ err: error, ...describe(work) }, 'bus event handling failed unexpectedly; requeued');
+      this.counters.requeued++;
+      this.settle(session, () => session.channel.nack(message, false, true));
+    });
     this.calls.set(key, task);
     this.inFlight.add(task);
     void task.finally(() => {

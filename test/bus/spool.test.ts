@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { Spool } from '../../src/bus/spool.ts';
 import { capturingLogger, silentLogger } from '../transports/support.ts';
 
@@ -97,5 +98,45 @@ describe('spool', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test('property: after any mix of appends, confirms and restarts, the unconfirmed lines come back in order', async () => {
+    type Step = { op: 'append'; lengths: number[] } | { op: 'confirm'; fraction: number } | { op: 'restart' };
+    const step: fc.Arbitrary<Step> = fc.oneof(
+      fc.record({ op: fc.constant('append' as const), lengths: fc.array(fc.integer({ min: 0, max: 90 }), { minLength: 1, maxLength: 6 }) }),
+      fc.record({ op: fc.constant('confirm' as const), fraction: fc.double({ min: 0, max: 1, noNaN: true }) }),
+      fc.record({ op: fc.constant('restart' as const) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { maxLength: 25 }), async (steps) => {
+        const dir = tempDir();
+        const open = () => Spool.open({ dir, maxBytes: 1 << 20, logger: silentLogger(), segmentBytes: 200 });
+        let spool = await open();
+        let next = 0;
+        let expected: string[] = [];
+        try {
+          for (const s of steps) {
+            if (s.op === 'append') {
+              const lines = s.lengths.map((length) => JSON.stringify({ n: next++, pad: 'é'.repeat(length) }));
+              spool.append(lines);
+              expected.push(...lines);
+            } else if (s.op === 'confirm') {
+              const { entries } = await spool.read(spool.confirmed, 1 << 20);
+              const count = Math.floor(entries.length * s.fraction);
+              if (count > 0) spool.confirm(entries[count - 1]!.end);
+              expected = expected.slice(count);
+            } else {
+              await spool.close();
+              spool = await open();
+            }
+            assert.deepEqual(await readAll(spool), expected);
+          }
+        } finally {
+          await spool.close();
+          rmSync(dir, { recursive: true, force: true });
+        }
+      }),
+      { numRuns: 60 },
+    );
   });
 });
