@@ -99,7 +99,11 @@ export function createRatingEngine(options: RatingEngineOptions): RatingEngine {
         // A begin that fails (unknown or inactive account) leaves nothing for the end to settle;
         // its answer is the call's. A begin that finds the call running or settled does nothing.
         const began = await beginCall(repo, await rates.forTenant(repo, begin.tenant), begin, beganAt, progress);
-        if (!began.ok) throw new OperationAborted(began);
+        // ...unless the call is already running: begun while its accounts were active, it still
+        // ends after one is deactivated (end does not check `active`, §4.6).
+        if (!began.ok && (await repo.findRunningByTransaction(begin.tenant, begin.transaction_tag)).length === 0) {
+          throw new OperationAborted(began);
+        }
         return endCall(repo, end, endedAt, progress);
       });
     },

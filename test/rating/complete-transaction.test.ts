@@ -89,4 +89,12 @@ describe('completeTransaction', () => {
     assert.deepEqual(await f.running('2000'), []);
     assert.equal(await f.getTransaction('c', '2000'), null);
   });
+
+  test('a call begun while its account was active still ends after the account is deactivated', async () => {
+    assert.deepEqual(await f.engine.beginTransaction(begin()), OK);
+    await f.account('1000', { balance: BALANCE, active: false });
+    assert.deepEqual(await f.engine.completeTransaction(begin(), end()), OK);
+    assert.deepEqual(await f.running('1000'), []);
+    assert.equal((await f.getAccount('1000'))?.balance, BALANCE - 30);
+  });
 });
