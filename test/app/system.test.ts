@@ -21,7 +21,7 @@ after(() => {
 
 function configFor(name: string, flags: Record<string, string>): RatingConfig {
   return loadConfig({
-    flags: { database_url: `sqlite:${join(dir, name, 'rating.db')}`, api_listen: '127.0.0.1:0', ...flags },
+    flags: { database_url: `sqlite:${join(dir, name, 'rating.db')}`, api_listen: '127.0.0.1:0', state_file: join(dir, name, 'calls.json'), ...flags },
     env: {},
   });
 }

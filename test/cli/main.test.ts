@@ -39,7 +39,8 @@ function launch(args: string[], env: Record<string, string>): Child {
   let stderr = '';
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: process.cwd(),
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    // No saved call state in the checkout: the agent's state file goes where the test says, or nowhere.
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', RATING_STATE_FILE: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

@@ -143,6 +143,7 @@ export async function startRatingSystem(group: ProcessGroup, extraEnv: Record<st
     ...process.env,
     RATING_API_LISTEN: `127.0.0.1:${ports.api}`,
     RATING_DATABASE_URL: `sqlite:${join(dir, 'rating.db')}`,
+    RATING_STATE_FILE: join(dir, 'agent-calls.json'),
     RATING_HEP_LISTEN_UDP: `127.0.0.1:${ports.hep}`,
     RATING_HEP_LISTEN_TCP: `127.0.0.1:${ports.hep}`,
     RATING_LOG_LEVEL: 'info',
