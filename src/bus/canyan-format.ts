@@ -49,6 +49,8 @@ export function canyanMessageOf(event: BusEvent): { queue: CanyanQueue; body: { 
         body: {
           request: {
             ...record,
+            // The original's record_transaction crashes on null tags (rating.md §8.17).
+            tags: record.tags ?? [],
             timestamp_auth: rfc3339(record.timestamp_auth),
             timestamp_begin: rfc3339(record.timestamp_begin),
             timestamp_end: rfc3339(record.timestamp_end),

@@ -123,6 +123,8 @@ describe('canyan messages', () => {
     assert.equal(canyanMessageOf(eventOfIntent(intents[2] as CallIntent, settings)).body.request.end_reason, 'max_duration');
     const record = canyanMessageOf(eventOfIntent(intents[3] as CallIntent, settings));
     assert.equal(record.queue, 'record_transaction');
+    const untagged = canyanMessageOf(eventOfIntent(intents[3] as CallIntent, { tenant: 'acme', tags: null }));
+    assert.deepEqual(untagged.body.request.tags, [], 'the original crashes on null tags in a record');
 
     const readEnd = readCanyanMessage(end.queue, Buffer.from(JSON.stringify(end.body)));
     assert.ok(readEnd.ok);
