@@ -17,7 +17,7 @@ import { openSqliteStorage } from '../../src/storage/sqlite/index.ts';
 import { skipUnlessServices, SERVICES } from '../support/services.ts';
 
 const skip = await skipUnlessServices(['rabbitmq']);
-const silent = pino({ level: 'silent' });
+const silent = pino({ level: process.env.TEST_LOG ?? 'silent' });
 
 describe('agent and engine roles over RabbitMQ', { skip, timeout: 60_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'canyan-system-bus-'));
