@@ -1,7 +1,9 @@
 // The per-packet scan: finds the start line and the first Call-ID, CSeq, From, To, Via and
 // P-Asserted-Identity headers without building the full header table (built only when some
-// other header is asked for, see header-table.ts). Lines whose first byte cannot start one of
-// those names are skipped with one memchr.
+// other header is asked for, see header-table.ts). The header lines are scanned lazily, only as
+// far as the headers asked for so far: a packet whose Call-ID, CSeq, From and To come first (as
+// nearly all do) never has its Contact, Content-*, Allow, User-Agent... lines looked at. Lines
+// whose first byte cannot start one of the known names are skipped with one memchr.
 import { COLON, CR, LF, contentEndOf, isTokenByte, isWhitespace, lineFeedFrom, trimEnd } from './bytes.ts';
 
 export const CALL_ID = 0;
@@ -56,31 +58,55 @@ function restMatches(payload: Buffer, pos: number, length: number, name: string)
 
 /** Start line bounds and the value span of the first header of each known name. */
 export class KnownHeaders {
+  readonly payload: Buffer;
   startLineStart = 0;
   /** Exclusive, line terminator excluded. */
   startLineEnd = 0;
-  /** Set when a folded line was met: the spans are then unusable and the full table decides. */
-  folded = false;
+  /** Start of the next header line to scan, or -1 once the header section has been scanned whole. */
+  position = 0;
+  /** Bit per known header whose first line is followed by a line starting with whitespace. */
+  foldedMask = 0;
   // Value start and end (exclusive) per known header, -1 when absent; index = header * 2.
   readonly spans: number[] = [-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1];
 
+  constructor(payload: Buffer) {
+    this.payload = payload;
+  }
+
   valueStart(header: KnownHeader): number {
+    if (this.spans[header * 2] === -1 && this.position !== -1) scanUntil(this, header);
     return this.spans[header * 2];
   }
 
   valueEnd(header: KnownHeader): number {
+    if (this.spans[header * 2] === -1 && this.position !== -1) scanUntil(this, header);
     return this.spans[header * 2 + 1];
   }
 
-  /** End of the last known header value found, or of the start line when there is none. */
-  valuesEnd(): number {
-    let end = this.startLineEnd;
-    for (let slot = 1; slot < this.spans.length; slot += 2) {
-      if (this.spans[slot] > end) end = this.spans[slot];
-    }
-    return end;
+  /**
+   * True when the first `header` line may be continued on folded lines: its span is then not the
+   * whole value and the full table decides. (Conservative: any line starting with whitespace
+   * right after it counts, even one the table would ignore.)
+   */
+  isFolded(header: KnownHeader): boolean {
+    if (this.spans[header * 2] === -1 && this.position !== -1) scanUntil(this, header);
+    return (this.foldedMask & (1 << header)) !== 0;
+  }
+
+  /** True when the first line of any known header may be folded; scans the whole header section. */
+  get folded(): boolean {
+    if (this.position !== -1) scanUntil(this, ALL_HEADERS);
+    return this.foldedMask !== 0;
+  }
+
+  /** Offset up to which header lines have been scanned: every span found so far ends before it. */
+  scannedEnd(): number {
+    return this.position === -1 ? this.payload.length : this.position;
   }
 }
+
+/** scanUntil target meaning "every header": the scan runs to the end of the header section. */
+const ALL_HEADERS = -1;
 
 /** Lower-cased ASCII byte at `at`, or -1 past `length`. Names are tokens, so |0x20 never merges two token bytes. */
 function lowerAt(payload: Buffer, at: number, length: number): number {
@@ -133,11 +159,13 @@ function knownNameAt(payload: Buffer, pos: number, length: number): number {
   return header + 8 * nameLength;
 }
 
-// 1 for bytes that may start a line the scan must look at: CR, LF, space, tab, and the first
-// letters of the known names in either case.
+// 1 for bytes that may start a line the scan must look at: CR, LF (a blank line ends the
+// headers) and the first letters of the known names in either case. Continuation lines (space,
+// tab) need nothing: the header they continue was marked folded when it was recorded.
 const LINE_START: Uint8Array = (() => {
   const table = new Uint8Array(256);
-  for (const byte of [CR, LF, 0x20, 0x09]) table[byte] = 1;
+  table[CR] = 1;
+  table[LF] = 1;
   for (const letter of 'cfiptv') {
     table[letter.charCodeAt(0)] = 1;
     table[letter.toUpperCase().charCodeAt(0)] = 1;
@@ -146,14 +174,11 @@ const LINE_START: Uint8Array = (() => {
 })();
 
 /**
- * Same line rules as scanLayout (header-table.ts): junk lines are skipped, a blank line ends the
- * headers. A continuation line stops the scan with `folded` set, since folding is rare and the
- * full table handles it. Lines that cannot matter (see LINE_START) cost one table lookup and one
- * memchr.
+ * Locates the start line; the header lines are scanned on demand (see KnownHeaders). Same line
+ * rules as scanLayout (header-table.ts): junk lines are skipped, a blank line ends the headers.
  */
 export function scanKnownHeaders(payload: Buffer): KnownHeaders {
-  const known = new KnownHeaders();
-  const spans = known.spans;
+  const known = new KnownHeaders(payload);
   const length = payload.length;
   let start = 0;
   // Stream keep-alives and stray blank lines may precede the start line (RFC 3261 §7.5).
@@ -161,7 +186,20 @@ export function scanKnownHeaders(payload: Buffer): KnownHeaders {
   const firstLf = lineFeedFrom(payload, start, length);
   known.startLineStart = start;
   known.startLineEnd = contentEndOf(payload, start, firstLf);
-  let pos = firstLf + 1;
+  known.position = firstLf + 1 < length ? firstLf + 1 : -1;
+  return known;
+}
+
+/**
+ * Scans header lines from known.position until the first `target` header has been recorded (or,
+ * for ALL_HEADERS, the header section ends), recording the first line of every known header on
+ * the way. Lines that cannot matter (see LINE_START) cost one table lookup and one memchr.
+ */
+function scanUntil(known: KnownHeaders, target: number): void {
+  const payload = known.payload;
+  const spans = known.spans;
+  const length = payload.length;
+  let pos = known.position;
   while (pos < length) {
     const first = payload[pos];
     if (LINE_START[first] === 0) {
@@ -169,14 +207,11 @@ export function scanKnownHeaders(payload: Buffer): KnownHeaders {
       continue;
     }
     if (first === LF || (first === CR && (pos + 1 === length || payload[pos + 1] === LF))) break; // blank line
-    if (isWhitespace(first)) {
-      known.folded = true;
-      return known;
-    }
     let i = pos;
     const match = knownNameAt(payload, pos, length);
     if (match !== -1 && spans[(match & 7) * 2] === -1) {
-      const slot = (match & 7) * 2;
+      const header = match & 7;
+      const slot = header * 2;
       i = pos + (match >> 3);
       while (i < length && isWhitespace(payload[i])) i++;
       if (i < length && payload[i] === COLON) {
@@ -185,11 +220,16 @@ export function scanKnownHeaders(payload: Buffer): KnownHeaders {
         const lf = lineFeedFrom(payload, i, length);
         spans[slot] = i;
         spans[slot + 1] = trimEnd(payload, i, contentEndOf(payload, pos, lf));
+        if (lf + 1 < length && isWhitespace(payload[lf + 1])) known.foldedMask |= 1 << header;
         pos = lf + 1;
+        if (header === target) {
+          known.position = pos < length ? pos : -1;
+          return;
+        }
         continue;
       }
     }
     pos = lineFeedFrom(payload, i, length) + 1;
   }
-  return known;
+  known.position = -1;
 }

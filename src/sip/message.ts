@@ -51,6 +51,7 @@ export class CapturedSipMessage implements SipMessage {
   // latin1 text of the payload from the start line to the end of the last known header value,
   // decoded once on first need: the fields read per packet are slices of it (see headerSlice).
   private headerText: string | null = null;
+  private headerTextEnd = -1;
 
   /**
    * `requestUri` is the decoded Request-URI when the start line was read as text; otherwise the
@@ -150,11 +151,15 @@ export class CapturedSipMessage implements SipMessage {
   }
 
   /**
-   * The decoded header section, built on the first field read. One native decode plus cheap
-   * string slices costs less than one native decode per field.
+   * The decoded header section, from the start line up to at least `end`, built on the first
+   * field read (and rebuilt longer if a later field lies beyond it, which the lazy header scan
+   * makes rare). One native decode plus cheap string slices costs less than one per field.
    */
-  private headerSource(): string {
-    if (this.headerText === null) this.headerText = asciiText(this.payload, this.known.startLineStart, this.known.valuesEnd());
+  private headerSource(end: number): string {
+    if (this.headerText === null || end > this.headerTextEnd) {
+      this.headerTextEnd = Math.max(end, this.known.scannedEnd());
+      this.headerText = asciiText(this.payload, this.known.startLineStart, this.headerTextEnd);
+    }
     return this.headerText;
   }
 
@@ -162,13 +167,13 @@ export class CapturedSipMessage implements SipMessage {
   private headerSlice(start: number, end: number): string {
     if (!isAsciiSpan(this.payload, start, end)) return utf8Text(this.payload, start, end);
     const base = this.known.startLineStart;
-    return this.headerSource().slice(start - base, end - base);
+    return this.headerSource(end).slice(start - base, end - base);
   }
 
   /** The value of the first `header`, unfolded; null when there is none. */
   private knownText(header: KnownHeader): string | null {
     const known = this.known;
-    if (!known.folded) {
+    if (!known.isFolded(header)) {
       const start = known.valueStart(header);
       return start === -1 ? null : this.headerSlice(start, known.valueEnd(header));
     }
@@ -180,7 +185,7 @@ export class CapturedSipMessage implements SipMessage {
   private readCSeq(): void {
     this.cseqRead = true;
     const known = this.known;
-    const start = known.folded ? -1 : known.valueStart(CSEQ);
+    const start = known.isFolded(CSEQ) ? -1 : known.valueStart(CSEQ);
     const scanned = start === -1 ? null : scanCSeq(this.payload, start, known.valueEnd(CSEQ));
     if (scanned !== null) {
       this.cachedCseqNumber = scanned.number;
@@ -196,10 +201,11 @@ export class CapturedSipMessage implements SipMessage {
 
   private nameAddr(header: KnownHeader): SipNameAddr | null {
     const known = this.known;
-    if (!known.folded) {
+    if (!known.isFolded(header)) {
       const start = known.valueStart(header);
       if (start === -1) return null;
-      const scanned = scanNameAddrIn(this.payload, start, known.valueEnd(header), this.headerSource(), known.startLineStart);
+      const end = known.valueEnd(header);
+      const scanned = scanNameAddrIn(this.payload, start, end, this.headerSource(end), known.startLineStart);
       if (scanned !== null) return scanned;
     }
     const text = this.knownText(header);
