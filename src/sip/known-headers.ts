@@ -64,6 +64,8 @@ export class KnownHeaders {
   startLineEnd = 0;
   /** Start of the next header line to scan, or -1 once the header section has been scanned whole. */
   position = 0;
+  /** Where the scan stopped for good (the blank line, or the payload end); valid once position is -1. */
+  sectionEnd = 0;
   /** Bit per known header whose first line is followed by a line starting with whitespace. */
   foldedMask = 0;
   // Value start and end (exclusive) per known header, -1 when absent; index = header * 2.
@@ -101,7 +103,7 @@ export class KnownHeaders {
 
   /** Offset up to which header lines have been scanned: every span found so far ends before it. */
   scannedEnd(): number {
-    return this.position === -1 ? this.payload.length : this.position;
+    return this.position === -1 ? this.sectionEnd : this.position;
   }
 }
 
@@ -187,6 +189,7 @@ export function scanKnownHeaders(payload: Buffer): KnownHeaders {
   known.startLineStart = start;
   known.startLineEnd = contentEndOf(payload, start, firstLf);
   known.position = firstLf + 1 < length ? firstLf + 1 : -1;
+  known.sectionEnd = length;
   return known;
 }
 
@@ -232,4 +235,5 @@ function scanUntil(known: KnownHeaders, target: number): void {
     pos = lineFeedFrom(payload, i, length) + 1;
   }
   known.position = -1;
+  known.sectionEnd = pos < length ? pos : length;
 }
