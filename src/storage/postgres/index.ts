@@ -28,6 +28,8 @@ export interface PostgresStorageOptions {
 const DEFAULT_MAX_ATTEMPTS = 10;
 // Advisory lock key space of canyan-rating migrations: the class id ("CANY"), then the schema.
 const MIGRATION_LOCK_CLASS = 0x43414e59;
+// ... and of the lane that lets a repeated transaction run alone (transaction.ts): "CANZ".
+const LANE_LOCK_CLASS = 0x43414e5a;
 
 // Collations whose lower() folds every script, best first; "C" columns only fold ASCII.
 const FOLD_COLLATIONS = ['und-x-icu', 'C.utf8', 'C.UTF-8', 'en_US.utf8'];
@@ -43,6 +45,8 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
   try {
     const foldCollation = await pickFoldCollation(pool);
     return new PostgresStorage(pool, location.schema, {
+      // The schema name is a checked identifier ([a-z0-9_]), safe inside a literal.
+      laneLockArguments: `${LANE_LOCK_CLASS}, hashtext('${location.schema}')`,
       maxAttempts: Math.max(1, Math.trunc(options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS)),
       logger,
       listOptions: { foldCollation },

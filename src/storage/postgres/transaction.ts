@@ -6,6 +6,14 @@
 // again after a short jittered pause; `work` only talks to the repository, so running it again
 // is safe. Other errors roll back and propagate.
 //
+// Losing again and again is what a hot row (one busy account) does to optimistic transactions,
+// so a repeated attempt runs alone: every first attempt holds a shared advisory lock of the
+// schema for its duration, and a repeat takes it exclusively, at session level and before its
+// transaction begins (so its snapshot is taken only once it is alone). PostgreSQL queues lock
+// requests fairly, so the repeat waits for the transactions in progress, new ones wait for it,
+// and with no concurrent transaction it cannot conflict again. Contention thus degrades to
+// one-at-a-time execution (what SQLite always does) instead of a storm of retries.
+//
 // When `work` throws (an engine refusal, say), its decision was made on reads that PostgreSQL
 // only vouches for if the transaction commits. So its writes are undone with ROLLBACK TO
 // SAVEPOINT and the now write-free transaction is committed: if the reads were not consistent,
@@ -18,6 +26,8 @@ import { PostgresRepository } from './repository.ts';
 import { TransactionSession } from './session.ts';
 
 export interface TransactionSettings {
+  /** SQL arguments of the advisory lock that orders first attempts and repeats (literal, no parameters). */
+  laneLockArguments: string;
   /** Attempts before a conflict is reported to the caller (at least 1). */
   maxAttempts: number;
   logger: Logger;
@@ -42,7 +52,8 @@ function pauseBefore(attempt: number): Promise<void> {
 
 export async function runTransaction<T>(pool: Pool, work: (repo: Repository) => Promise<T>, settings: TransactionSettings): Promise<T> {
   for (let attempt = 1; ; attempt++) {
-    const outcome = await withClient(pool, settings.logger, (client, markBroken) => attemptOnce(client, work, settings, markBroken));
+    const alone = attempt > 1;
+    const outcome = await withClient(pool, settings.logger, (client, markBroken) => attemptOnce(client, work, settings, alone, markBroken));
     if (outcome.kind === 'done') return outcome.value;
     if (outcome.kind === 'failed') throw outcome.error;
     if (attempt >= settings.maxAttempts) {
@@ -80,10 +91,30 @@ async function attemptOnce<T>(
   client: PoolClient,
   work: (repo: Repository) => Promise<T>,
   settings: TransactionSettings,
+  alone: boolean,
   markBroken: (error: Error) => void,
 ): Promise<Attempt<T>> {
-  // Both in one round trip (simple query protocol).
-  await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE; SAVEPOINT work');
+  if (!alone) {
+    // All in one round trip (simple query protocol).
+    await client.query(`BEGIN ISOLATION LEVEL SERIALIZABLE; SELECT pg_advisory_xact_lock_shared(${settings.laneLockArguments}); SAVEPOINT work`);
+    return attemptInTransaction(client, work, settings, markBroken);
+  }
+  await client.query(`SELECT pg_advisory_lock(${settings.laneLockArguments})`);
+  try {
+    await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE; SAVEPOINT work');
+    return await attemptInTransaction(client, work, settings, markBroken);
+  } finally {
+    await control(client, `SELECT pg_advisory_unlock(${settings.laneLockArguments})`, markBroken);
+  }
+}
+
+/** The work and the end of the transaction begun by attemptOnce (which set SAVEPOINT work). */
+async function attemptInTransaction<T>(
+  client: PoolClient,
+  work: (repo: Repository) => Promise<T>,
+  settings: TransactionSettings,
+  markBroken: (error: Error) => void,
+): Promise<Attempt<T>> {
   const session = new TransactionSession(client);
   let value: T | undefined;
   let thrown: { error: unknown } | null = null;
