@@ -1,6 +1,6 @@
-// A SIP message over the captured bytes. Only the scan for the start line and the known headers
-// happens up front; every field is decoded on first access and cached, because the agent reads a
-// handful of headers per packet. Other headers are found through the full table, built on demand.
+// A SIP message over the captured bytes. Only the start line is read up front; the known headers
+// are located (known-headers.ts, scanning only as far as needed) and every field decoded on first
+// access and cached, because the agent reads a handful of headers per packet. Other headers are found through the full table, built on demand.
 // One class with fixed fields (undefined = not decoded yet) keeps property access monomorphic.
 import type { SipMessage, SipNameAddr } from './types.ts';
 import { scanLayout, type HeaderTable } from './header-table.ts';
@@ -48,8 +48,8 @@ export class CapturedSipMessage implements SipMessage {
   private cachedTo: SipNameAddr | null | undefined = undefined;
   private cachedPai: SipNameAddr | null | undefined = undefined;
   private cachedViaBranch: string | null | undefined = undefined;
-  // latin1 text of the payload from the start line to the end of the last known header value,
-  // decoded once on first need: the fields read per packet are slices of it (see headerSlice).
+  // latin1 text of the payload from the start line as far as the header scan had gone when it
+  // was first needed: the fields read per packet are slices of it (see headerSource).
   private headerText: string | null = null;
   private headerTextEnd = -1;
 
