@@ -67,16 +67,32 @@ function portOf(payload: Buffer, start: number, end: number): number | null {
   return port <= 65535 ? port : null;
 }
 
+/**
+ * 3 or 4 when payload[start, end) opens with "sip:" or "sips:" (scheme in any case), else 0: the
+ * scheme of nearly every From and To, recognised without the general scheme scan.
+ */
+function sipSchemeLength(payload: Buffer, start: number, end: number): number {
+  if (start + 4 > end || (payload[start] | 0x20) !== 0x73 || (payload[start + 1] | 0x20) !== 0x69 || (payload[start + 2] | 0x20) !== 0x70) return 0;
+  if (payload[start + 3] === COLON) return 3;
+  return start + 5 <= end && (payload[start + 3] | 0x20) === 0x73 && payload[start + 4] === COLON ? 4 : 0;
+}
+
 /** parseUri over payload[start, end); `raw` is the decoded value starting at payload offset `base`. */
 function uriOf(payload: Buffer, start: number, end: number, raw: string, base: number): SipUri | null {
   let s = start;
   let e = end;
   while (s < e && payload[s] === SP) s++;
   while (e > s && payload[e - 1] === SP) e--;
-  const colon = indexIn(payload, COLON, s, e);
-  if (colon <= s) return null;
-  if (!isSchemeSpan(payload, s, colon)) return null;
-  const scheme = schemeText(payload, s, colon, raw, base);
+  let colon = s + sipSchemeLength(payload, s, e);
+  let scheme: string;
+  if (colon !== s) {
+    scheme = colon - s === 3 ? 'sip' : 'sips';
+  } else {
+    colon = indexIn(payload, COLON, s, e);
+    if (colon <= s) return null;
+    if (!isSchemeSpan(payload, s, colon)) return null;
+    scheme = schemeText(payload, s, colon, raw, base);
+  }
   const rest = colon + 1;
   if (scheme === 'tel' || (scheme !== 'sip' && scheme !== 'sips')) {
     const partEnd = endOfHostPart(payload, rest, e);
@@ -84,11 +100,20 @@ function uriOf(payload: Buffer, start: number, end: number, raw: string, base: n
     const text = raw.slice(rest - base, partEnd - base);
     return scheme === 'tel' ? { scheme, user: text, host: '', port: null } : { scheme, user: null, host: text, port: null };
   }
-  const at = indexIn(payload, AT, rest, e);
+  // The first '@' and, on the way to it, the first ':' (which starts a password in the userinfo).
+  let at = -1;
+  let passwordColon = -1;
+  for (let i = rest; i < e; i++) {
+    const byte = payload[i];
+    if (byte === AT) {
+      at = i;
+      break;
+    }
+    if (byte === COLON && passwordColon === -1) passwordColon = i;
+  }
   let user: string | null = null;
   let hostStart = rest;
   if (at !== -1) {
-    const passwordColon = indexIn(payload, COLON, rest, at);
     user = raw.slice(rest - base, (passwordColon === -1 ? at : passwordColon) - base);
     hostStart = at + 1;
   }
@@ -126,13 +151,14 @@ function tagOf(payload: Buffer, start: number, end: number, raw: string, base: n
   while (partStart <= end) {
     let partEnd = partStart;
     let inQuotes = false;
+    let eq = -1; // the first '=' of the part, quoted or not
     while (partEnd < end) {
       const byte = payload[partEnd];
       if (byte === QUOTE) inQuotes = !inQuotes;
       else if (byte === SEMICOLON && !inQuotes) break;
+      else if (byte === EQUALS && eq === -1) eq = partEnd;
       partEnd++;
     }
-    const eq = indexIn(payload, EQUALS, partStart, partEnd);
     let keyStart = partStart;
     let keyEnd = eq === -1 ? partEnd : eq;
     while (keyStart < keyEnd && payload[keyStart] === SP) keyStart++;
