@@ -8,10 +8,9 @@
 //
 // Losing again and again is what a hot row (one busy account) does to optimistic transactions,
 // so a repeated attempt runs alone: every first attempt holds a shared advisory lock of the
-// schema for its duration, and a repeat takes it exclusively, at session level and before its
-// transaction begins (so its snapshot is taken only once it is alone). PostgreSQL queues lock
-// requests fairly, so the repeat waits for the transactions in progress, new ones wait for it,
-// and with no concurrent transaction it cannot conflict again. Contention thus degrades to
+// schema (the "lane") for its duration, and a repeat takes it exclusively. PostgreSQL queues
+// lock requests fairly, so the repeat waits for the transactions in progress, new ones wait for
+// it, and with no concurrent transaction it cannot conflict again. Contention thus degrades to
 // one-at-a-time execution (what SQLite always does) instead of a storm of retries.
 //
 // When `work` throws (an engine refusal, say), its decision was made on reads that PostgreSQL
@@ -87,6 +86,10 @@ async function withClient<R>(pool: Pool, logger: Logger, use: (client: PoolClien
   }
 }
 
+// Releases the lane lock (the only session-level lock a transaction connection holds); it
+// rides in the same round trip as the statement that ends the transaction.
+const UNLOCK_LANE = 'SELECT pg_advisory_unlock_all()';
+
 async function attemptOnce<T>(
   client: PoolClient,
   work: (repo: Repository) => Promise<T>,
@@ -94,27 +97,12 @@ async function attemptOnce<T>(
   alone: boolean,
   markBroken: (error: Error) => void,
 ): Promise<Attempt<T>> {
-  if (!alone) {
-    // All in one round trip (simple query protocol).
-    await client.query(`BEGIN ISOLATION LEVEL SERIALIZABLE; SELECT pg_advisory_xact_lock_shared(${settings.laneLockArguments}); SAVEPOINT work`);
-    return attemptInTransaction(client, work, settings, markBroken);
-  }
-  await client.query(`SELECT pg_advisory_lock(${settings.laneLockArguments})`);
-  try {
-    await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE; SAVEPOINT work');
-    return await attemptInTransaction(client, work, settings, markBroken);
-  } finally {
-    await control(client, `SELECT pg_advisory_unlock(${settings.laneLockArguments})`, markBroken);
-  }
-}
+  // The lane lock is taken at session level and committed before the serializable transaction
+  // begins, so that its snapshot is taken only once the lock is held (a snapshot from before a
+  // wait would conflict with whatever committed during it). One round trip (simple query).
+  const lock = alone ? 'pg_advisory_lock' : 'pg_advisory_lock_shared';
+  await client.query(`SELECT ${lock}(${settings.laneLockArguments}); COMMIT; BEGIN ISOLATION LEVEL SERIALIZABLE; SAVEPOINT work`);
 
-/** The work and the end of the transaction begun by attemptOnce (which set SAVEPOINT work). */
-async function attemptInTransaction<T>(
-  client: PoolClient,
-  work: (repo: Repository) => Promise<T>,
-  settings: TransactionSettings,
-  markBroken: (error: Error) => void,
-): Promise<Attempt<T>> {
   const session = new TransactionSession(client);
   let value: T | undefined;
   let thrown: { error: unknown } | null = null;
@@ -128,15 +116,16 @@ async function attemptInTransaction<T>(
 
   const failure = session.failure;
   if (isRetryable(failure) || (thrown !== null && isRetryable(thrown.error))) {
-    await control(client, 'ROLLBACK', markBroken);
+    await control(client, `ROLLBACK; ${UNLOCK_LANE}`, markBroken);
     return { kind: 'conflict', error: isRetryable(failure) ? failure : thrown?.error };
   }
   if (thrown !== null) {
     try {
-      await client.query('ROLLBACK TO SAVEPOINT work; COMMIT');
+      await client.query(`ROLLBACK TO SAVEPOINT work; COMMIT; ${UNLOCK_LANE}`);
     } catch (error) {
+      // An error skips the rest of the round trip: end the transaction and free the lane here.
+      await control(client, `ROLLBACK; ${UNLOCK_LANE}`, markBroken);
       if (isRetryable(error)) return { kind: 'conflict', error };
-      await control(client, 'ROLLBACK', markBroken);
       settings.logger.warn({ err: error }, 'could not confirm the reads of a failed storage transaction');
     }
     return { kind: 'failed', error: thrown.error };
@@ -144,16 +133,20 @@ async function attemptInTransaction<T>(
   if (failure !== null) {
     // The work caught a failed statement and carried on, but PostgreSQL has aborted the
     // transaction: committing would silently keep nothing. Report the statement's error.
-    await control(client, 'ROLLBACK', markBroken);
+    await control(client, `ROLLBACK; ${UNLOCK_LANE}`, markBroken);
     return { kind: 'failed', error: failure };
   }
   try {
-    const result = await client.query('COMMIT');
-    if (result.command !== 'COMMIT') return { kind: 'failed', error: new Error(`the transaction was not committed (server answered ${result.command})`) };
+    const results: unknown = await client.query(`COMMIT; ${UNLOCK_LANE}`);
+    const command = Array.isArray(results) ? (results[0] as { command?: string }).command : undefined;
+    if (command !== 'COMMIT') return { kind: 'failed', error: new Error(`the transaction was not committed (server answered ${String(command)})`) };
   } catch (error) {
     // A serialization failure at COMMIT has rolled everything back: safe to run again. Any other
     // error (a lost connection) leaves the outcome unknown, so it is not retried.
-    if (isRetryable(error)) return { kind: 'conflict', error };
+    if (isRetryable(error)) {
+      await control(client, UNLOCK_LANE, markBroken);
+      return { kind: 'conflict', error };
+    }
     markBroken(error instanceof Error ? error : new Error(String(error)));
     return { kind: 'failed', error };
   }
