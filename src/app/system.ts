@@ -96,7 +96,7 @@ export async function startSystem(config: RatingConfig, options: StartOptions): 
     const rates = new RateIndexCache();
     let engine: RatingEngine | null = null;
     if (needsStorage) {
-      const opened = await openStorage(config.database_url, { poolSize: config.database_pool_size, logger: logger.child({ component: "storage" }) });
+      const opened = await openStorage(config.database_url, { poolSize: config.database_pool_size, logger: logger.child({ component: 'storage' }) });
       storage = opened;
       closers.push(async () => {
         await opened.close();

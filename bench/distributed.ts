@@ -1,0 +1,93 @@
+// Complete calls per second through the distributed path: HEP agents (Redis call state) publish
+// call events to RabbitMQ, engine processes consume them and rate on PostgreSQL. Run with 1 and
+// with 2 engines, each on a fresh deployment (test/distributed/cluster.ts).
+//
+// The calls are sent first, with the engines stopped, so the queue holds every event; then the
+// engines start and the figure is the rate at which calls get stored between 10 % and 90 % of the
+// total (engine start-up excluded). The agents' own ingest rate into the bus is shown too.
+import { nowMicros } from '../src/domain/time.ts';
+import { skipUnlessServices } from '../test/support/services.ts';
+import { CallSender, Cluster, waitUntil } from '../test/distributed/cluster.ts';
+import type { BenchRow } from './types.ts';
+
+export interface DistributedBenchOptions {
+  calls?: number;
+  packetsPerSecond?: number;
+}
+
+interface DistributedResult {
+  engines: number;
+  callsPerSecond: number;
+  ingestCallsPerSecond: number;
+  problems: string[];
+}
+
+async function measure(engines: number, calls: number, packetsPerSecond: number): Promise<DistributedResult> {
+  const cluster = new Cluster({ RATING_LOG_LEVEL: 'warn' });
+  try {
+    await cluster.start('api', 'api');
+    await cluster.seed();
+    await Promise.all([cluster.start('agent-1', 'agent'), cluster.start('agent-2', 'agent')]);
+    const ports = [cluster.node('agent-1').hepPort ?? 0, cluster.node('agent-2').hepPort ?? 0];
+    const sender = new CallSender(cluster.run, nowMicros() - 3_600_000_000);
+    const seqs = Array.from({ length: calls }, (_, i) => i);
+    const ingestStarted = Date.now();
+    await sender.send(seqs, [0, 1, 2, 3, 4, 5], (seq, phase) => ports[(seq + phase) % 2], packetsPerSecond);
+    sender.close();
+    // Each call is two events (begin, end): wait until the agents have published all of them.
+    await waitUntil('events queued', async () => (await cluster.queued()).ready >= 2 * calls, 120_000);
+    const ingestSeconds = (Date.now() - ingestStarted) / 1000;
+
+    const starting = Array.from({ length: engines }, (_, i) => cluster.start(`engine-${i + 1}`, 'engine'));
+    const samples: Array<{ at: number; stored: number }> = [];
+    const target = 2 * calls;
+    await waitUntil(
+      'every call stored',
+      async () => {
+        const stored = await cluster.transactionCount();
+        samples.push({ at: Date.now(), stored });
+        return stored >= target;
+      },
+      300_000,
+    );
+    await Promise.all(starting);
+    const first = samples.find((s) => s.stored >= 0.1 * target) ?? samples[0];
+    const last = samples.find((s) => s.stored >= 0.9 * target) ?? samples[samples.length - 1];
+    const callsPerSecond = last.at > first.at ? (last.stored - first.stored) / 2 / ((last.at - first.at) / 1000) : 0;
+    const problems = await cluster.verify(sender.startMicros, calls);
+    return { engines, callsPerSecond, ingestCallsPerSecond: calls / ingestSeconds, problems };
+  } finally {
+    await cluster.cleanup();
+  }
+}
+
+export async function benchDistributed(options: DistributedBenchOptions = {}): Promise<BenchRow[]> {
+  const skip = await skipUnlessServices(['postgresql', 'redis', 'rabbitmq']);
+  if (skip !== false) {
+    return [{ name: 'distributed calls (agents -> RabbitMQ -> engines -> PostgreSQL)', ours: 'not run', peer: '', note: skip }];
+  }
+  const calls = options.calls ?? 6000;
+  const packetsPerSecond = options.packetsPerSecond ?? 6000;
+  const one = await measure(1, calls, packetsPerSecond);
+  const two = await measure(2, calls, packetsPerSecond);
+  const verdict = (result: DistributedResult): string =>
+    result.problems.length === 0 ? `all ${calls} calls verified` : `PROBLEMS: ${result.problems.slice(0, 2).join('; ')}`;
+  return [
+    {
+      name: 'distributed complete calls, 1 engine (PostgreSQL)',
+      ours: `${one.callsPerSecond.toFixed(0)} calls/s`,
+      peer: 'target >= 1,000 calls/s; embedded figure: "complete calls, in-process" above',
+      note: `${verdict(one)}; 2 agents ingest ${one.ingestCallsPerSecond.toFixed(0)} calls/s into the bus`,
+    },
+    {
+      name: 'distributed complete calls, 2 engines (PostgreSQL)',
+      ours: `${two.callsPerSecond.toFixed(0)} calls/s`,
+      peer: `1 engine ${one.callsPerSecond.toFixed(0)} calls/s (${(two.callsPerSecond / Math.max(1, one.callsPerSecond)).toFixed(2)}x)`,
+      note: `${verdict(two)}; 2 cores shared with PostgreSQL, RabbitMQ and Redis`,
+    },
+  ];
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  console.table(await benchDistributed({ calls: Number(process.env.CALLS ?? 6000) }));
+}
