@@ -238,6 +238,29 @@ describe('postgres storage', { skip }, () => {
       assert.equal((await b.transaction((repo) => repo.get('account', { key: { tenant: 'default', account_tag: 'a1' } })))?.balance, 180);
     });
 
+    test('a repeated attempt runs alone: on one hot account, two attempts are always enough', async () => {
+      const [x, y] = await Promise.all([openTestStorage(schema, { poolSize: 4, maxAttempts: 2 }), openTestStorage(schema, { poolSize: 4, maxAttempts: 2 })]);
+      try {
+        await x.transaction((repo) => repo.upsert('account', { key: { tenant: 'default', account_tag: 'hot' } }, { type: 'PREPAID', balance: 0 }));
+        const results = await Promise.allSettled(
+          Array.from({ length: 40 }, (_, i) =>
+            [x, y][i % 2].transaction(async (repo) => {
+              const account = await repo.get('account', { key: { tenant: 'default', account_tag: 'hot' } });
+              await new Promise((resolve) => setTimeout(resolve, 1));
+              await repo.upsert('account', { key: { tenant: 'default', account_tag: 'hot' } }, { balance: (account?.balance ?? 0) + 1 });
+            }),
+          ),
+        );
+        assert.deepEqual(
+          results.filter((r) => r.status === 'rejected'),
+          [],
+        );
+        assert.equal((await y.transaction((repo) => repo.get('account', { key: { tenant: 'default', account_tag: 'hot' } })))?.balance, 40);
+      } finally {
+        await Promise.all([x.close(), y.close()]);
+      }
+    });
+
     test('a serialization failure is retried invisibly: the work runs again and its result is returned', async () => {
       await a.transaction((repo) => repo.upsert('account', { key: { tenant: 'default', account_tag: 'a1' } }, { type: 'PREPAID', balance: 0 }));
       let runs = 0;
