@@ -346,7 +346,15 @@ describe('postgres storage', { skip }, () => {
       });
       const queued = storage.transaction((repo) => repo.count('account', []));
       const closing = storage.close();
-      await assert.rejects(storage.transaction((repo) => repo.count('account', [])), /closed/);
+      let ranAfterClose = false;
+      await assert.rejects(
+        storage.transaction(async (repo) => {
+          ranAfterClose = true;
+          return repo.count('account', []);
+        }),
+        /closed/,
+      );
+      assert.equal(ranAfterClose, false);
       await assert.rejects(storage.migrate(), /closed/);
       assert.equal(await slow, 'a1');
       assert.equal(typeof (await queued), 'number');

@@ -78,11 +78,11 @@ class PostgresStorage implements Storage {
   ) {}
 
   migrate(): Promise<void> {
-    return this.#track(this.#migrate());
+    return this.#track(() => this.#migrate());
   }
 
   transaction<T>(work: (repo: Repository) => Promise<T>): Promise<T> {
-    return this.#track(runTransaction(this.pool, work, this.settings));
+    return this.#track(() => runTransaction(this.pool, work, this.settings));
   }
 
   close(): Promise<void> {
@@ -94,11 +94,10 @@ class PostgresStorage implements Storage {
     return this.#closing;
   }
 
-  #track<T>(operation: Promise<T>): Promise<T> {
-    if (this.#closing !== null) {
-      operation.catch(() => undefined);
-      return Promise.reject(new Error('storage is closed'));
-    }
+  /** Starts `start` unless closing, and keeps it in the set close() waits for. */
+  #track<T>(start: () => Promise<T>): Promise<T> {
+    if (this.#closing !== null) return Promise.reject(new Error('storage is closed'));
+    const operation = start();
     this.#inFlight.add(operation);
     const forget = (): void => {
       this.#inFlight.delete(operation);
