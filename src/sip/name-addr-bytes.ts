@@ -145,7 +145,38 @@ function uriOf(payload: Buffer, start: number, end: number, raw: string, base: n
   return { scheme, user, host: raw.slice(hostStart - base, nameEnd - base), port };
 }
 
-/** findParameter(params, 'tag') over payload[start, end), which holds no backslash. */
+/**
+ * findParameter(params, 'tag') over the parameters after the '>' of a name-addr, payload[start,
+ * end), which the first pass has not looked at: every byte is checked here as it is split, and
+ * undefined means one the fast path does not handle (the caller then gives up). Hence no early
+ * return once the tag is found: the bytes after it must be checked too.
+ */
+function checkedTagOf(payload: Buffer, start: number, end: number, raw: string, base: number): string | null | undefined {
+  let tag: string | null = null;
+  let found = false;
+  let partStart = start;
+  while (partStart <= end) {
+    let partEnd = partStart;
+    let inQuotes = false;
+    let eq = -1; // the first '=' of the part, quoted or not
+    while (partEnd < end) {
+      const byte = payload[partEnd];
+      if (BYTE_CLASS[byte] === UNHANDLED) return undefined;
+      if (byte === QUOTE) inQuotes = !inQuotes;
+      else if (byte === SEMICOLON && !inQuotes) break;
+      else if (byte === EQUALS && eq === -1) eq = partEnd;
+      partEnd++;
+    }
+    if (!found && isTagKey(payload, partStart, eq === -1 ? partEnd : eq)) {
+      found = true;
+      tag = eq === -1 ? '' : paramValue(payload, eq + 1, partEnd, raw, base);
+    }
+    partStart = partEnd + 1;
+  }
+  return tag;
+}
+
+/** findParameter(params, 'tag') over payload[start, end), already checked by the first pass. */
 function tagOf(payload: Buffer, start: number, end: number, raw: string, base: number): string | null {
   let partStart = start;
   while (partStart <= end) {
@@ -159,24 +190,31 @@ function tagOf(payload: Buffer, start: number, end: number, raw: string, base: n
       else if (byte === EQUALS && eq === -1) eq = partEnd;
       partEnd++;
     }
-    let keyStart = partStart;
-    let keyEnd = eq === -1 ? partEnd : eq;
-    while (keyStart < keyEnd && payload[keyStart] === SP) keyStart++;
-    while (keyEnd > keyStart && payload[keyEnd - 1] === SP) keyEnd--;
-    if (
-      keyEnd - keyStart === 3 &&
-      (payload[keyStart] | 0x20) === 0x74 && (payload[keyStart + 1] | 0x20) === 0x61 && (payload[keyStart + 2] | 0x20) === 0x67
-    ) {
-      if (eq === -1) return '';
-      let valueStart = eq + 1;
-      let valueEnd = partEnd;
-      while (valueStart < valueEnd && payload[valueStart] === SP) valueStart++;
-      while (valueEnd > valueStart && payload[valueEnd - 1] === SP) valueEnd--;
-      return raw.slice(valueStart - base, valueEnd - base);
-    }
+    if (isTagKey(payload, partStart, eq === -1 ? partEnd : eq)) return eq === -1 ? '' : paramValue(payload, eq + 1, partEnd, raw, base);
     partStart = partEnd + 1;
   }
   return null;
+}
+
+/** payload[start, end), trimmed of spaces, is "tag" in any case. */
+function isTagKey(payload: Buffer, start: number, end: number): boolean {
+  let keyStart = start;
+  let keyEnd = end;
+  while (keyStart < keyEnd && payload[keyStart] === SP) keyStart++;
+  while (keyEnd > keyStart && payload[keyEnd - 1] === SP) keyEnd--;
+  return (
+    keyEnd - keyStart === 3 &&
+    (payload[keyStart] | 0x20) === 0x74 && (payload[keyStart + 1] | 0x20) === 0x61 && (payload[keyStart + 2] | 0x20) === 0x67
+  );
+}
+
+/** The parameter value in payload[start, end), trimmed of spaces. */
+function paramValue(payload: Buffer, start: number, end: number, raw: string, base: number): string {
+  let valueStart = start;
+  let valueEnd = end;
+  while (valueStart < valueEnd && payload[valueStart] === SP) valueStart++;
+  while (valueEnd > valueStart && payload[valueEnd - 1] === SP) valueEnd--;
+  return raw.slice(valueStart - base, valueEnd - base);
 }
 
 // What each byte means to the first pass over a value: 0 plain, 1 not handled here (controls,
@@ -216,7 +254,8 @@ export function scanNameAddr(payload: Buffer, start: number, end: number): SipNa
  */
 export function scanNameAddrIn(payload: Buffer, start: number, end: number, source: string | null, sourceBase: number): SipNameAddr | null {
   if (end <= start) return null;
-  // One pass finds the first '<' outside quotes, the first '>' after it and the first ';'.
+  // One pass finds the first '<' outside quotes, the first '>' after it and the first ';'. It
+  // stops at that '>': what follows is checked while the parameters are split (checkedTagOf).
   let lt = -1;
   let gt = -1;
   let semi = -1;
@@ -229,7 +268,10 @@ export function scanNameAddrIn(payload: Buffer, start: number, end: number, sour
     else if (kind === LT_CLASS) {
       if (!inQuotes && lt === -1) lt = i;
     } else if (kind === GT_CLASS) {
-      if (lt !== -1 && gt === -1) gt = i;
+      if (lt !== -1) {
+        gt = i;
+        break;
+      }
     } else if (semi === -1) {
       semi = i;
     }
@@ -247,11 +289,13 @@ export function scanNameAddrIn(payload: Buffer, start: number, end: number, sour
     displayStart++;
     displayEnd--;
   }
+  const tag = gt === -1 ? null : checkedTagOf(payload, gt + 1, end, raw, start);
+  if (tag === undefined) return null;
   const uri = uriOf(payload, lt + 1, gt === -1 ? end : gt, raw, start);
   return {
     raw,
     displayName: displayEnd > displayStart ? raw.slice(displayStart - start, displayEnd - start) : null,
     uri,
-    tag: gt === -1 ? null : tagOf(payload, gt + 1, end, raw, start),
+    tag,
   };
 }
