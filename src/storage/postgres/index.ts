@@ -37,7 +37,7 @@ const FOLD_COLLATIONS = ['und-x-icu', 'C.utf8', 'C.UTF-8', 'en_US.utf8'];
 export async function openPostgresStorage(options: PostgresStorageOptions): Promise<Storage> {
   const location = resolvePostgresLocation(options.url, options.schema);
   const logger = (options.logger ?? pino()).child({ component: 'postgres-storage', schema: location.schema });
-  const poolSize = Math.max(1, Math.trunc(options.poolSize));
+  const poolSize = Number.isFinite(options.poolSize) ? Math.max(1, Math.trunc(options.poolSize)) : 1;
   const pool = new pg.Pool({ connectionString: location.connectionString, options: location.startupOptions, max: poolSize });
   // An idle connection that dies (server restart) is reported here; without a listener it
   // would be an uncaught 'error' event and end the process. The pool replaces it on demand.
@@ -47,7 +47,7 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
     return new PostgresStorage(pool, location.schema, {
       // The schema name is a checked identifier ([a-z0-9_]), safe inside a literal.
       laneLockArguments: `${LANE_LOCK_CLASS}, hashtext('${location.schema}')`,
-      maxAttempts: Math.max(1, Math.trunc(options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS)),
+      maxAttempts: Number.isFinite(options.maxAttempts) ? Math.max(1, Math.trunc(options.maxAttempts ?? 1)) : DEFAULT_MAX_ATTEMPTS,
       logger,
       listOptions: { foldCollation },
     }, options.migrations ?? MIGRATIONS);
