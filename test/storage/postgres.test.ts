@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import pino from 'pino';
 import type { RunningTransaction } from '../../src/domain/types.ts';
+import { resolvePostgresLocation } from '../../src/storage/postgres/connection.ts';
 import { openPostgresStorage } from '../../src/storage/postgres/index.ts';
 import { MIGRATIONS, type Migration } from '../../src/storage/postgres/migrations.ts';
 import { PG_TABLE_SPECS } from '../../src/storage/postgres/table-spec.ts';
@@ -406,3 +407,28 @@ async function migrationRows(schema: string): Promise<{ version: number; applied
 async function tableExists(schema: string, table: string): Promise<boolean> {
   return withAdminClient(async (client) => (await client.query('SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2', [schema, table])).rowCount === 1);
 }
+
+describe('PostgreSQL URL handling', () => {
+  test('schema comes from the option or ?schema=, and is set as the search_path; other parameters stay', () => {
+    assert.deepEqual(resolvePostgresLocation('postgres://u:p@db:5432/rating?schema=billing&sslmode=require', undefined), {
+      connectionString: 'postgres://u:p@db:5432/rating?sslmode=require',
+      schema: 'billing',
+      startupOptions: '-c search_path=billing',
+    });
+    assert.equal(resolvePostgresLocation('postgresql://db/rating', undefined).schema, 'public');
+    assert.equal(resolvePostgresLocation('postgresql://db/rating', 'tenant_a').schema, 'tenant_a');
+    // The URL's own startup options are kept (node-postgres would let them replace ours).
+    const withOptions = resolvePostgresLocation('postgres://db/rating?options=-c%20statement_timeout%3D5000', 'x');
+    assert.equal(withOptions.startupOptions, '-c statement_timeout=5000 -c search_path=x');
+    assert.equal(withOptions.connectionString, 'postgres://db/rating');
+  });
+
+  test('bad URLs and schema names are refused with a message that hides the password', () => {
+    assert.throws(() => resolvePostgresLocation('postgres://u:secret@db/rating?schema=A-B', undefined), /invalid PostgreSQL schema name "A-B"/);
+    assert.throws(() => resolvePostgresLocation('postgres://db/rating?schema=a', 'b'), /names schema "a" but the options name "b"/);
+    assert.throws(
+      () => resolvePostgresLocation('mysql://u:secret@db/rating', undefined),
+      (error: unknown) => error instanceof Error && /expected postgres:\/\//.test(error.message) && !error.message.includes('secret'),
+    );
+  });
+});
