@@ -110,7 +110,7 @@ export class KnownHeaders {
 /** scanUntil target meaning "every header": the scan runs to the end of the header section. */
 const ALL_HEADERS = -1;
 
-/** Lower-cased ASCII byte at `at`, or -1 past `length`. Names are tokens, so |0x20 never merges two token bytes. */
+/** The byte at `at` with bit 0x20 set, or -1 past `length`: compared only with lower-case letters, which that folds exactly. */
 function lowerAt(payload: Buffer, at: number, length: number): number {
   return at < length ? payload[at] | 0x20 : -1;
 }
