@@ -1,7 +1,9 @@
 // Account balances and running transactions. Running transactions are linked to the account
 // row by id; tenant and account_tag are always read from the account, so they follow renames.
+import type { FieldKind } from '../../domain/entities.ts';
 import type { Account, FrozenRate, Micros, RunningTransaction } from '../../domain/types.ts';
-import { decodeRawRow, decodeValue, encodeValue, type SqlValue } from './codec.ts';
+import { decodeValue, encodeValue, type SqlValue } from './codec.ts';
+import { decodeJsonRow, jsonArraySql, parseJsonRow, type JsonColumn } from './json-rows.ts';
 import { OUTCOMES_TABLE, RUNNING_TABLE } from './schema.ts';
 import { quoteIdentifier as q } from './sql-names.ts';
 import type { StatementCache } from './statement-cache.ts';
@@ -15,8 +17,25 @@ const RUNNING_COLUMNS =
   'r.transaction_tag, r.proxy_tag, r.source, r.source_ip, r.destination, r.carrier_ip, r.tags, r.destination_rate, ' +
   'r.in_progress, r.inbound, r."primary", r.timestamp_begin, r.timestamp_end';
 
+const RUNNING_KINDS: Readonly<Record<string, FieldKind>> = {
+  tags: 'json',
+  destination_rate: 'json',
+  in_progress: 'bool',
+  inbound: 'bool',
+  '"primary"': 'bool',
+  timestamp_begin: 'micros',
+  timestamp_end: 'micros',
+};
+
 const ACCOUNT_SPEC = TABLE_SPECS.account;
-const ACCOUNT_COLUMNS = ACCOUNT_SPEC.columns.map((c) => `a.${q(c.name)}`).join(', ');
+// The account's columns, then its running transaction's (null when it has none) in the order
+// decodeRunning reads them, for the engine's hot reads (json-rows.ts says why as JSON).
+const ACCOUNT_WITH_RUNNING_ROW: readonly JsonColumn[] = [
+  ...ACCOUNT_SPEC.columns.map((c) => ({ sql: `a.${q(c.name)}`, kind: c.kind })),
+  { sql: 'a.tenant', kind: 'string' },
+  { sql: 'a.account_tag', kind: 'string' },
+  ...RUNNING_FIELDS.split(', ').map((name): JsonColumn => ({ sql: `r.${name}`, kind: RUNNING_KINDS[name] ?? 'string' })),
+];
 // A settled call (ended, rolled back, recorded) must not be reopened by a late begin.
 const RUNNING_WITH_OUTCOME_CHECK =
   `INSERT INTO ${RUNNING_TABLE} (account_id, transaction_tag, proxy_tag, source, source_ip, destination, carrier_ip, ` +
@@ -30,10 +49,10 @@ const SQL = {
   // Sorted in JS by the trailing _seq: ORDER BY would build a temporary b-tree for every read,
   // when an account mostly has no running transaction or one.
   accountWithRunning:
-    `SELECT ${ACCOUNT_COLUMNS}, a.tenant, a.account_tag, ${RUNNING_COLUMNS}, r._seq FROM accounts a ` +
+    `SELECT ${jsonArraySql([...ACCOUNT_WITH_RUNNING_ROW, { sql: 'r._seq', kind: 'int' }])} FROM accounts a ` +
     `LEFT JOIN ${RUNNING_TABLE} r ON r.account_id = a.id WHERE a.tenant = ? AND a.account_tag = ?`,
   accountWithOneRunning:
-    `SELECT ${ACCOUNT_COLUMNS}, a.tenant, a.account_tag, ${RUNNING_COLUMNS} FROM accounts a ` +
+    `SELECT ${jsonArraySql(ACCOUNT_WITH_RUNNING_ROW)} FROM accounts a ` +
     `LEFT JOIN ${RUNNING_TABLE} r ON r.account_id = a.id AND r.transaction_tag = ? WHERE a.tenant = ? AND a.account_tag = ?`,
   insertRunningUnlessSettled: RUNNING_WITH_OUTCOME_CHECK,
   addToBalance: 'UPDATE accounts SET balance = balance + ? WHERE tenant = ? AND account_tag = ?',
@@ -57,8 +76,11 @@ const SQL = {
 
 type RawRow = readonly unknown[];
 
-/** Decodes [tenant, account_tag, ...RUNNING_FIELDS] rows. */
-function decodeRunning(row: RawRow): RunningTransaction {
+/**
+ * Decodes [tenant, account_tag, ...RUNNING_FIELDS] rows. JSON columns are text in raw rows and
+ * already parsed in json_array rows (`parsed`).
+ */
+function decodeRunning(row: RawRow, parsed = false): RunningTransaction {
   return {
     tenant: row[0] as string,
     account_tag: row[1] as string,
@@ -68,8 +90,8 @@ function decodeRunning(row: RawRow): RunningTransaction {
     source_ip: row[5] as string | null,
     destination: row[6] as string | null,
     carrier_ip: row[7] as string | null,
-    tags: decodeValue('json', row[8]) as string[] | null,
-    destination_rate: decodeValue('json', row[9]) as FrozenRate | null,
+    tags: (parsed ? row[8] : decodeValue('json', row[8])) as string[] | null,
+    destination_rate: (parsed ? row[9] : decodeValue('json', row[9])) as FrozenRate | null,
     in_progress: row[10] !== 0,
     inbound: row[11] !== 0,
     primary: row[12] !== 0,
@@ -117,18 +139,18 @@ export class AccountStore {
   getAccountWithRunning(tenant: string, accountTag: string, transactionTag: string | null): { account: Account; running: RunningTransaction[] } | null {
     let rows: RawRow[];
     if (transactionTag === null) {
-      rows = this.statements.get(SQL.accountWithRunning, 'raw').all(tenant, accountTag) as RawRow[];
+      rows = this.statements.get(SQL.accountWithRunning, 'pluck').all(tenant, accountTag).map(parseJsonRow);
       if (rows.length > 1) rows.sort((x, y) => Number(x[x.length - 1]) - Number(y[y.length - 1]));
     } else {
       // (account_id, transaction_tag) is unique: one row at most.
-      const row = this.statements.get(SQL.accountWithOneRunning, 'raw').get(transactionTag, tenant, accountTag) as RawRow | undefined;
-      rows = row === undefined ? [] : [row];
+      const row = this.statements.get(SQL.accountWithOneRunning, 'pluck').get(transactionTag, tenant, accountTag);
+      rows = row === undefined ? [] : [parseJsonRow(row)];
     }
     if (rows.length === 0) return null;
     const width = ACCOUNT_SPEC.columns.length;
-    const account = decodeRawRow(ACCOUNT_SPEC.fieldKinds, rows[0], 0) as unknown as Account;
+    const account = decodeJsonRow(ACCOUNT_SPEC.fieldKinds, rows[0], 0) as unknown as Account;
     // The LEFT JOIN leaves the running transaction's columns null when the account has none.
-    const running = rows[0][width + 2] === null ? [] : rows.map((row) => decodeRunning(row.slice(width)));
+    const running = rows[0][width + 2] === null ? [] : rows.map((row) => decodeRunning(row.slice(width), true));
     return { account, running };
   }
 

@@ -7,6 +7,7 @@
 import type { EntityMap, EntityName } from '../../domain/types.ts';
 import { DuplicateKeyError, type Condition, type EntityRef, type ListQuery } from '../storage.ts';
 import { decodeRawRow, encodeValue, type SqlValue } from './codec.ts';
+import { decodeJsonRow, jsonArraySql, parseJsonRow } from './json-rows.ts';
 import { countSql, listSql } from './list-query.ts';
 import { TimeOrderedIds } from './record-ids.ts';
 import { quoteIdentifier as q, SEQUENCE_COLUMN } from './sql-names.ts';
@@ -29,6 +30,9 @@ interface EntityPlan {
     selectById: string;
     selectByKey: string;
     selectBySequence: string;
+    /** The record as one json_array (json-rows.ts), for get(). */
+    getById: string;
+    getByKey: string;
     deleteById: string;
     deleteByKey: string;
     insert: string;
@@ -53,6 +57,7 @@ function buildPlan(spec: TableSpec): EntityPlan {
   const table = q(spec.entity.table);
   const columnList = columns.map((c) => q(c.name)).join(', ');
   const keyMatch = spec.entity.key.map((k) => `${q(k)} = ?`).join(' AND ');
+  const jsonRow = jsonArraySql(columns.map((c) => ({ sql: q(c.name), kind: c.kind })));
   const insert = `INSERT INTO ${table} (${columnList}) VALUES (${columns.map(valueExpression).join(', ')})`;
   // A null parameter keeps the stored value: upserts never unset a field.
   const updatable = columns.filter((c) => c.kind !== 'id').map((c) => `${q(c.name)} = coalesce(?, ${q(c.name)})`);
@@ -73,6 +78,8 @@ function buildPlan(spec: TableSpec): EntityPlan {
       selectById: `SELECT ${q(SEQUENCE_COLUMN)}, ${columnList} FROM ${table} WHERE id = ?`,
       selectByKey: `SELECT ${q(SEQUENCE_COLUMN)}, ${columnList} FROM ${table} WHERE ${keyMatch}`,
       selectBySequence: `SELECT ${q(SEQUENCE_COLUMN)}, ${columnList} FROM ${table} WHERE ${q(SEQUENCE_COLUMN)} = ?`,
+      getById: `SELECT ${jsonRow} FROM ${table} WHERE id = ?`,
+      getByKey: `SELECT ${jsonRow} FROM ${table} WHERE ${keyMatch}`,
       deleteById: `DELETE FROM ${table} WHERE id = ? RETURNING ${columnList}`,
       deleteByKey: `DELETE FROM ${table} WHERE ${keyMatch} RETURNING ${columnList}`,
       insert,
@@ -101,8 +108,11 @@ export class EntityStore {
 
   get<E extends EntityName>(entity: E, ref: EntityRef): EntityMap[E] | null {
     const plan = PLANS[entity];
-    const row = this.#find(plan, ref);
-    return row === undefined ? null : decode(plan, row, 1);
+    const row =
+      'id' in ref
+        ? this.statements.get(plan.sql.getById, 'pluck').get(ref.id)
+        : this.statements.get(plan.sql.getByKey, 'pluck').get(...completeKey(plan.spec, ref.key));
+    return row === undefined ? null : (decodeJsonRow(plan.spec.fieldKinds, parseJsonRow(row)) as unknown as EntityMap[E]);
   }
 
   upsert<E extends EntityName>(entity: E, ref: EntityRef, fields: Partial<EntityMap[E]>): EntityMap[E] {
