@@ -3,7 +3,7 @@
 import type { FieldKind } from '../../domain/entities.ts';
 import type { Account, FrozenRate, Micros, RunningTransaction } from '../../domain/types.ts';
 import { decodeValue, encodeValue, type SqlValue } from './codec.ts';
-import { decodeJsonRow, jsonArraySql, parseJsonRow, type JsonColumn } from './json-rows.ts';
+import { jsonArraySql, jsonRowDecoder, parseJsonRow, type JsonColumn } from './json-rows.ts';
 import { OUTCOMES_TABLE, RUNNING_TABLE } from './schema.ts';
 import { quoteIdentifier as q } from './sql-names.ts';
 import type { StatementCache } from './statement-cache.ts';
@@ -28,6 +28,7 @@ const RUNNING_KINDS: Readonly<Record<string, FieldKind>> = {
 };
 
 const ACCOUNT_SPEC = TABLE_SPECS.account;
+const decodeAccount = jsonRowDecoder(ACCOUNT_SPEC.fieldKinds);
 // The account's columns, then its running transaction's (null when it has none) in the order
 // decodeRunning reads them, for the engine's hot reads (json-rows.ts says why as JSON).
 const ACCOUNT_WITH_RUNNING_ROW: readonly JsonColumn[] = [
@@ -148,7 +149,7 @@ export class AccountStore {
     }
     if (rows.length === 0) return null;
     const width = ACCOUNT_SPEC.columns.length;
-    const account = decodeJsonRow(ACCOUNT_SPEC.fieldKinds, rows[0], 0) as unknown as Account;
+    const account = decodeAccount(rows[0]) as unknown as Account;
     // The LEFT JOIN leaves the running transaction's columns null when the account has none.
     const running = rows[0][width + 2] === null ? [] : rows.map((row) => decodeRunning(row.slice(width), true));
     return { account, running };

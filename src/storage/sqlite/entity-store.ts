@@ -7,7 +7,7 @@
 import type { EntityMap, EntityName } from '../../domain/types.ts';
 import { DuplicateKeyError, type Condition, type EntityRef, type ListQuery } from '../storage.ts';
 import { decodeRawRow, encodeValue, type SqlValue } from './codec.ts';
-import { decodeJsonRow, jsonArraySql, parseJsonRow } from './json-rows.ts';
+import { jsonArraySql, jsonRowDecoder, parseJsonRow, type JsonRowDecoder } from './json-rows.ts';
 import { countSql, listSql } from './list-query.ts';
 import { TimeOrderedIds } from './record-ids.ts';
 import { quoteIdentifier as q, SEQUENCE_COLUMN } from './sql-names.ts';
@@ -25,6 +25,7 @@ interface EntityPlan {
   requiredIndexes: readonly number[];
   /** Columns with an insert default: the one-statement upsert binds them a second time. */
   defaultIndexes: readonly number[];
+  decodeJson: JsonRowDecoder;
   sql: {
     /** Rows start with the sequence column, then every column. */
     selectById: string;
@@ -74,6 +75,7 @@ function buildPlan(spec: TableSpec): EntityPlan {
     keyIndexes: spec.entity.key.map(indexOf),
     requiredIndexes: spec.requiredOnInsert.map(indexOf),
     defaultIndexes: columns.flatMap((c, i) => (c.insertDefault === undefined ? [] : [i])),
+    decodeJson: jsonRowDecoder(spec.fieldKinds),
     sql: {
       selectById: `SELECT ${q(SEQUENCE_COLUMN)}, ${columnList} FROM ${table} WHERE id = ?`,
       selectByKey: `SELECT ${q(SEQUENCE_COLUMN)}, ${columnList} FROM ${table} WHERE ${keyMatch}`,
@@ -112,7 +114,7 @@ export class EntityStore {
       'id' in ref
         ? this.statements.get(plan.sql.getById, 'pluck').get(ref.id)
         : this.statements.get(plan.sql.getByKey, 'pluck').get(...completeKey(plan.spec, ref.key));
-    return row === undefined ? null : (decodeJsonRow(plan.spec.fieldKinds, parseJsonRow(row)) as unknown as EntityMap[E]);
+    return row === undefined ? null : (plan.decodeJson(parseJsonRow(row)) as unknown as EntityMap[E]);
   }
 
   upsert<E extends EntityName>(entity: E, ref: EntityRef, fields: Partial<EntityMap[E]>): EntityMap[E] {
