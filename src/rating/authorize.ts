@@ -36,6 +36,14 @@ function limitReached(account: Account, running: readonly RunningTransaction[]):
   return null;
 }
 
+/** The account, its running transactions noted in `runningOf`; null when it does not exist. */
+async function loadWithRunning(repo: Repository, tenant: string, tag: string, runningOf: Map<string, RunningTransaction[]>): Promise<Account | null> {
+  const found = await repo.getAccountWithRunning(tenant, tag);
+  if (found === null) return null;
+  runningOf.set(tag, found.running);
+  return found.account;
+}
+
 export async function authorize(repo: Repository, tenantRates: TenantRates, request: AuthorizationRequest, at: Micros): Promise<AuthorizationResponse> {
   const { tenant } = request;
   const rates = tenantRates.index;
@@ -46,14 +54,8 @@ export async function authorize(repo: Repository, tenantRates: TenantRates, requ
   // The call's own accounts come with their running transactions (one read each); linked
   // accounts are read one by one, as they are rarely there.
   const runningOf = new Map<string, RunningTransaction[]>();
-  const loadWithRunning = async (tag: string): Promise<Account | null> => {
-    const found = await repo.getAccountWithRunning(tenant, tag);
-    if (found === null) return null;
-    runningOf.set(tag, found.running);
-    return found.account;
-  };
-  const account = accountTag === null ? null : await loadWithRunning(accountTag);
-  const destinationAccount = destinationAccountTag === null ? null : await loadWithRunning(destinationAccountTag);
+  const account = accountTag === null ? null : await loadWithRunning(repo, tenant, accountTag, runningOf);
+  const destinationAccount = destinationAccountTag === null ? null : await loadWithRunning(repo, tenant, destinationAccountTag, runningOf);
   // These refusals record nothing, as in the original.
   if (accountTag !== null) {
     if (account === null) return unauthorized(accountTag, 'NOT_FOUND');

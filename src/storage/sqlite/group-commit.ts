@@ -10,13 +10,18 @@
 // functions run strictly one at a time, including across their awaits.
 import type { Repository } from '../storage.ts';
 
+/** A repository together with the way to end its use (one object: nothing allocated per job beyond it). */
+export interface ClosableRepository extends Repository {
+  close(): void;
+}
+
 export interface TransactionHost {
   /** BEGIN IMMEDIATE, waiting (asynchronously) for other connections' write locks. */
   begin(): Promise<void>;
   execute(sql: 'SAVEPOINT job' | 'RELEASE job' | 'ROLLBACK TO job' | 'COMMIT' | 'ROLLBACK'): void;
   inTransaction(): boolean;
-  /** A repository usable until `close()`, so that a forgotten await cannot write later. */
-  openRepository(): { repository: Repository; close: () => void };
+  /** A repository usable until its `close()`, so that a forgotten await cannot write later. */
+  openRepository(): ClosableRepository;
 }
 
 interface PendingTransaction {
@@ -135,14 +140,14 @@ export class GroupCommitRunner {
 
   async #runOne(job: PendingTransaction): Promise<Done | { lost: unknown }> {
     this.host.execute('SAVEPOINT job');
-    const { repository, close } = this.host.openRepository();
+    const repository = this.host.openRepository();
     try {
       const value = await job.work(repository);
-      close();
+      repository.close();
       this.host.execute('RELEASE job');
       return { job, ok: true, value };
     } catch (error) {
-      close();
+      repository.close();
       let undone = true;
       try {
         this.host.execute('ROLLBACK TO job');

@@ -91,10 +91,7 @@ class SqliteStorage implements Storage {
         statements.get(sql).run();
       },
       inTransaction: () => db.inTransaction,
-      openRepository: () => {
-        const repository = new SqliteRepository(parts);
-        return { repository, close: () => repository.close() };
-      },
+      openRepository: () => new SqliteRepository(parts),
     };
     this.#runner = new GroupCommitRunner(host);
   }

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { GroupCommitRunner, type TransactionHost } from '../../../src/storage/sqlite/group-commit.ts';
-import type { Repository } from '../../../src/storage/storage.ts';
+import { GroupCommitRunner, type ClosableRepository, type TransactionHost } from '../../../src/storage/sqlite/group-commit.ts';
 
 /** A host that records the SQL it is asked to run and can pretend SQLite aborted. */
 class FakeHost implements TransactionHost {
@@ -36,8 +35,8 @@ class FakeHost implements TransactionHost {
     return this.open;
   }
 
-  openRepository(): { repository: Repository; close: () => void } {
-    return { repository: {} as Repository, close: () => undefined };
+  openRepository(): ClosableRepository {
+    return { close: () => undefined } as ClosableRepository;
   }
 }
 
