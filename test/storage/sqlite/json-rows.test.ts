@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import type { FrozenRate } from '../../../src/domain/types.ts';
 import { openSqliteStorage } from '../../../src/storage/sqlite/index.ts';
 
-const AWKWARD_TEXT = 'quote " backslash \\ slash / tab \t newline \n nul-free ctrl \u0001 é ü 漢字 emoji 😀 \u2028 end';
+const AWKWARD_TEXT = 'quote " backslash \\ slash / tab \t newline \n nul \u0000 ctrl \u0001 é ü 漢字 emoji 😀 \u2028 end';
 
 describe('sqlite reads as JSON rows', () => {
   test('records read by get and with running transactions equal the per-column reads', async () => {
