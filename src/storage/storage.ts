@@ -1,8 +1,11 @@
 // The storage contract. The rating engine and the API depend only on this module; SQLite (the
-// embedded default) and, later, PostgreSQL implement it and run the same test suite.
+// embedded default) and PostgreSQL implement it and run the same test suite.
 //
 // Every operation runs inside `Storage.transaction`: all of it commits or none of it does, and
-// transactions never interleave their effects (SQLite serialises them; PostgreSQL uses row locks).
+// transactions never interleave their effects: the result is always that of some one-at-a-time
+// order. SQLite runs them one at a time; PostgreSQL runs them concurrently at the SERIALIZABLE
+// level and runs `work` again when PostgreSQL reports a conflict, so `work` must only talk to the
+// repository (it may run more than once).
 import type { Account, EntityMap, EntityName, Micros, PricelistRate, RunningTransaction } from '../domain/types.ts';
 
 /** How to find one entity: by id, or by its complete natural key (see ENTITIES[..].key). */
@@ -134,7 +137,10 @@ export interface Repository {
 export interface Storage {
   /** Creates or upgrades the schema (versioned migrations). Safe to call on every start. */
   migrate(): Promise<void>;
-  /** Runs `work` atomically. If it throws, nothing it wrote is kept and the error is rethrown. */
+  /**
+   * Runs `work` atomically. If it throws, nothing it wrote is kept and the error is rethrown.
+   * `work` may be run more than once (PostgreSQL repeats it after a serialization conflict).
+   */
   transaction<T>(work: (repo: Repository) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
