@@ -96,13 +96,17 @@ export function createRatingEngine(options: RatingEngineOptions): RatingEngine {
       const beganAt = begin.timestamp_begin ?? clock();
       const endedAt = end.timestamp_end ?? clock();
       return settle(begin, async (repo, progress) => {
-        // A begin that fails (unknown or inactive account) leaves nothing for the end to settle;
-        // its answer is the call's. A begin that finds the call running or settled does nothing.
-        const began = await beginCall(repo, await rates.forTenant(repo, begin.tenant), begin, beganAt, progress);
-        // ...unless the call is already running: begun while its accounts were active, it still
-        // ends after one is deactivated (end does not check `active`, §4.6).
-        if (!began.ok && (await repo.findRunningByTransaction(begin.tenant, begin.transaction_tag)).length === 0) {
-          throw new OperationAborted(began);
+        // The common case is a call whose begin was applied on its own: then the begin would
+        // change nothing (its running transactions exist), so its reads, rates and inserts are
+        // skipped (one read instead of about six statements). A call that is running still ends
+        // after one of its accounts is deactivated (end does not check `active`, §4.6).
+        const running = await repo.findRunningByTransaction(begin.tenant, begin.transaction_tag);
+        if (running.length === 0) {
+          // Not begun, or already settled (then the begin does nothing: insertRunning refuses
+          // settled calls). A begin that fails (unknown or inactive account) leaves nothing for
+          // the end to settle; its answer is the call's.
+          const began = await beginCall(repo, await rates.forTenant(repo, begin.tenant), begin, beganAt, progress);
+          if (!began.ok) throw new OperationAborted(began);
         }
         return endCall(repo, end, endedAt, progress);
       });
