@@ -38,9 +38,13 @@ const SQL = {
   listRunning:
     `SELECT a.tenant, a.account_tag, ${RUNNING_COLUMNS} FROM accounts a JOIN ${RUNNING_TABLE} r ON r.account_id = a.id ` +
     'WHERE a.tenant = $1::text AND a.account_tag = $2::text ORDER BY r._seq',
+  // Each running transaction's account is fetched by id (OFFSET 0 keeps the planner from
+  // merging the subquery): a plain join was planned as a scan of every account of the tenant,
+  // and under SERIALIZABLE such a read conflicts with every concurrent balance update.
   findRunningByTransaction:
-    `SELECT a.tenant, a.account_tag, ${RUNNING_COLUMNS} FROM ${RUNNING_TABLE} r JOIN accounts a ON a.id = r.account_id ` +
-    'WHERE r.transaction_tag = $1::text AND a.tenant = $2::text ORDER BY r._seq',
+    `SELECT a.tenant, a.account_tag, ${RUNNING_COLUMNS} FROM ${RUNNING_TABLE} r ` +
+    'JOIN LATERAL (SELECT tenant, account_tag FROM accounts WHERE id = r.account_id OFFSET 0) a ON a.tenant = $2::text ' +
+    'WHERE r.transaction_tag = $1::text ORDER BY r._seq',
   endRunning:
     `UPDATE ${RUNNING_TABLE} SET in_progress = FALSE, timestamp_end = $1::bigint WHERE account_id = (${ACCOUNT_ID}) AND transaction_tag = $4::text ` +
     `RETURNING ${RUNNING_FIELDS}`,
