@@ -21,6 +21,10 @@ const sections: Array<[string, () => Promise<BenchRow[]>]> = [
   ['engine', () => benchEngine({ calls: quick ? 2_000 : 20_000, httpCalls: quick ? 500 : 3_000 })],
   ['hep', async () => (await import('./hep.ts')).benchHep()],
   ['ingest', async () => (await import('./ingest.ts')).benchIngest()],
+  [
+    'distributed',
+    async () => (await import('./distributed.ts')).benchDistributed(quick ? { calls: 1500, packetsPerSecond: 3000 } : {}),
+  ],
 ];
 for (const [label, run] of sections) {
   process.stderr.write(`bench: ${label}...\n`);
