@@ -6,7 +6,7 @@
 // order. SQLite runs them one at a time; PostgreSQL runs them concurrently at the SERIALIZABLE
 // level and runs `work` again when PostgreSQL reports a conflict, so `work` must only talk to the
 // repository (it may run more than once).
-import type { Account, EntityMap, EntityName, Micros, PricelistRate, RunningTransaction } from '../domain/types.ts';
+import type { Account, EntityMap, EntityName, Micros, PricelistRate, RunningTransaction, Transaction } from '../domain/types.ts';
 
 /** How to find one entity: by id, or by its complete natural key (see ENTITIES[..].key). */
 export type EntityRef = { id: string } | { key: Readonly<Record<string, string>> };
@@ -59,6 +59,19 @@ export interface OperationOutcome {
   transaction_tag: string;
   account_tag: string;
   outcome: 'ended' | 'rolled_back' | 'recorded';
+  at: Micros;
+}
+
+/** The end of one account's running transaction (see Repository.settleRunning). */
+export interface RunningSettlement {
+  tenant: string;
+  transactionTag: string;
+  accountTag: string;
+  /** Fields of the transaction record, upserted by (tenant, transaction_tag, account_tag). */
+  record: Partial<Transaction>;
+  /** Added to the account's balance; 0 leaves the account untouched. */
+  balanceDelta: number;
+  /** When the call ended: the 'ended' outcome's `at`. */
   at: Micros;
 }
 
@@ -128,6 +141,19 @@ export interface Repository {
    * indexes know when to rebuild, also across processes.
    */
   ratesVersion(tenant: string): Promise<number>;
+
+  /**
+   * Optional, for storages where one statement is much cheaper than four (PostgreSQL round
+   * trips). The same effects, in the same transaction, as
+   *   upsert('transaction', { key: tenant/transaction_tag/account_tag }, record, { readBack: false });
+   *   balanceDelta !== 0 && addToBalance(tenant, accountTag, balanceDelta);
+   *   deleteRunning(tenant, accountTag, transactionTag);
+   *   putOutcome({ ..., outcome: 'ended', at });
+   * Returns false when the balance had to change and the account does not exist (the other
+   * writes are made then: the caller aborts the transaction, as it would after addToBalance).
+   * Callers fall back to the four calls when a storage does not implement it.
+   */
+  settleRunning?(settlement: RunningSettlement): Promise<boolean>;
 
   // ---- idempotency of engine operations ----
   getOutcome(tenant: string, transactionTag: string, accountTag: string): Promise<OperationOutcome | null>;

@@ -158,6 +158,26 @@ export class EntityStore {
     return decode(plan, rows[0], 0);
   }
 
+  /**
+   * The one-statement upsert by natural key (as upsert runs it) for the caller to send inside a
+   * larger statement; null when upsert would need more than one statement. `duplicate` is the
+   * error to throw if the statement raises a unique violation.
+   */
+  upsertByKeyStatement<E extends EntityName>(
+    entity: E,
+    key: Readonly<Record<string, string>>,
+    fields: Partial<EntityMap[E]>,
+  ): { sql: string; params: PgParam[]; duplicate: () => DuplicateKeyError } | null {
+    const plan = PLANS[entity];
+    const given = encodeGiven(plan.spec, fields);
+    const refKey = completeKey(plan.spec, key);
+    if (given[plan.idIndex] !== undefined || !canUpsertInOneStatement(plan, refKey, given)) return null;
+    const values = given.map((v) => v ?? null);
+    plan.keyIndexes.forEach((column, i) => (values[column] = refKey[i]));
+    values[plan.idIndex] = randomUUID();
+    return { sql: plan.sql.upsertByKey, params: values, duplicate: () => duplicate(plan, values) };
+  }
+
   async delete<E extends EntityName>(entity: E, ref: EntityRef): Promise<EntityMap[E] | null> {
     const plan = PLANS[entity];
     const { rows } =
@@ -213,7 +233,7 @@ export class EntityStore {
   }
 }
 
-function isUniqueViolation(error: unknown): boolean {
+export function isUniqueViolation(error: unknown): boolean {
   return error instanceof Error && 'code' in error && error.code === '23505';
 }
 

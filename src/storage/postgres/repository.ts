@@ -1,13 +1,13 @@
 // The Repository handed to one attempt of a transaction's work. Every call goes through the
 // attempt's TransactionSession, which refuses use once the attempt has ended.
 import type { Account, EntityMap, EntityName, Micros, PricelistRate, RunningTransaction } from '../../domain/types.ts';
-import type { Condition, EntityRef, ListQuery, OperationOutcome, Repository } from '../storage.ts';
+import type { Condition, EntityRef, ListQuery, OperationOutcome, Repository, RunningSettlement } from '../storage.ts';
 import { AccountStore } from './account-store.ts';
 import { decodeInteger, encodeValue } from './codec.ts';
-import { EntityStore } from './entity-store.ts';
+import { EntityStore, isUniqueViolation } from './entity-store.ts';
 import type { ListSqlOptions } from './list-query.ts';
 import type { TransactionSession } from './session.ts';
-import { OUTCOMES_TABLE, RATES_VERSION_TABLE } from './sql.ts';
+import { OUTCOMES_TABLE, RATES_VERSION_TABLE, RUNNING_TABLE } from './sql.ts';
 
 const SQL = {
   ratesVersion: `SELECT version FROM ${RATES_VERSION_TABLE} WHERE tenant = $1::text`,
@@ -16,6 +16,27 @@ const SQL = {
     `INSERT INTO ${OUTCOMES_TABLE} (tenant, transaction_tag, account_tag, outcome, at) VALUES ($1::text, $2::text, $3::text, $4::text, $5::bigint) ` +
     'ON CONFLICT (tenant, transaction_tag, account_tag) DO UPDATE SET outcome = EXCLUDED.outcome, at = EXCLUDED.at',
 } as const;
+
+/**
+ * settleRunning as one statement: the transaction record's upsert (its `width` parameters come
+ * first), then data-modifying CTEs for the balance, the running transaction and the outcome.
+ * They touch different rows, so that they all see the same snapshot changes nothing; the
+ * statement answers how many balances it changed.
+ */
+function settleRunningSql(recordUpsert: string, width: number): string {
+  const [tenant, account, transaction, delta, at] = [1, 2, 3, 4, 5].map((i) => `$${width + i}`);
+  return (
+    `WITH record AS (${recordUpsert}), ` +
+    `balance AS (UPDATE accounts SET balance = balance + ${delta}::bigint ` +
+    `WHERE tenant = ${tenant}::text AND account_tag = ${account}::text AND ${delta}::bigint <> 0 RETURNING 1), ` +
+    `running AS (DELETE FROM ${RUNNING_TABLE} WHERE account_id = (SELECT id FROM accounts WHERE tenant = ${tenant}::text AND account_tag = ${account}::text) ` +
+    `AND transaction_tag = ${transaction}::text RETURNING 1), ` +
+    `outcome AS (INSERT INTO ${OUTCOMES_TABLE} (tenant, transaction_tag, account_tag, outcome, at) ` +
+    `VALUES (${tenant}::text, ${transaction}::text, ${account}::text, 'ended', ${at}::bigint) ` +
+    'ON CONFLICT (tenant, transaction_tag, account_tag) DO UPDATE SET outcome = EXCLUDED.outcome, at = EXCLUDED.at RETURNING 1) ' +
+    'SELECT count(*) FROM balance'
+  );
+}
 
 export class PostgresRepository implements Repository {
   readonly #entities: EntityStore;
@@ -101,6 +122,37 @@ export class PostgresRepository implements Repository {
   async ratesVersion(tenant: string): Promise<number> {
     const { rows } = await this.session.query(SQL.ratesVersion, [tenant], true);
     return rows.length === 0 ? 0 : decodeInteger(rows[0][0]);
+  }
+
+  // One round trip instead of four (each costs ~0.1 ms of the engine's CPU).
+  async settleRunning(settlement: RunningSettlement): Promise<boolean> {
+    const { tenant, transactionTag, accountTag, balanceDelta, at } = settlement;
+    const key = { tenant, transaction_tag: transactionTag, account_tag: accountTag };
+    const record = this.#entities.upsertByKeyStatement('transaction', key, settlement.record);
+    if (record === null) {
+      // A record that needs more than one statement (it cannot happen for the engine's fields).
+      await this.upsert('transaction', { key }, settlement.record, { readBack: false });
+      if (balanceDelta !== 0 && !(await this.addToBalance(tenant, accountTag, balanceDelta))) return false;
+      await this.deleteRunning(tenant, accountTag, transactionTag);
+      await this.putOutcome({ tenant, transaction_tag: transactionTag, account_tag: accountTag, outcome: 'ended', at });
+      return true;
+    }
+    const params = [
+      ...record.params,
+      tenant,
+      accountTag,
+      transactionTag,
+      encodeValue('money', balanceDelta),
+      encodeValue('micros', at),
+    ];
+    try {
+      const { rows } = await this.session.query(settleRunningSql(record.sql, record.params.length), params, true);
+      return balanceDelta === 0 || decodeInteger(rows[0][0]) > 0;
+    } catch (error) {
+      // A unique violation (a random id taken) is what upsert reports as DuplicateKeyError.
+      if (isUniqueViolation(error)) throw record.duplicate();
+      throw error;
+    }
   }
 
   async getOutcome(tenant: string, transactionTag: string, accountTag: string): Promise<OperationOutcome | null> {
