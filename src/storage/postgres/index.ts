@@ -7,6 +7,8 @@ import pino, { type Logger } from 'pino';
 import type { Repository, Storage } from '../storage.ts';
 import { resolvePostgresLocation, redact } from './connection.ts';
 import { applyMigrations, verifyCatalogueColumns, type Migration, MIGRATIONS } from './migrations.ts';
+import { RatesChangeListener } from './rates-listener.ts';
+import { RatesVersionCache } from './rates-version-cache.ts';
 import { quoteIdentifier as q } from './sql.ts';
 import { runTransaction, type TransactionSettings } from './transaction.ts';
 
@@ -40,6 +42,9 @@ const LANE_LOCK_CLASS = 0x43414e5a;
 // them look expensive). PostgreSQL's documentation on serializable isolation advises the same.
 const PREFER_INDEX_SCANS = '-c enable_seqscan=off';
 
+// The migration whose rates trigger notifies changes (migrations.ts).
+const RATES_NOTIFY_MIGRATION = 2;
+
 // Collations whose lower() folds every script, best first; "C" columns only fold ASCII.
 const FOLD_COLLATIONS = ['und-x-icu', 'C.utf8', 'C.UTF-8', 'en_US.utf8'];
 
@@ -53,12 +58,21 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
   pool.on('error', (error) => logger.error({ err: error }, 'idle PostgreSQL connection failed; the pool will open a new one'));
   try {
     const foldCollation = await pickFoldCollation(pool);
-    return new PostgresStorage(pool, location.schema, {
+    const ratesVersions = new RatesVersionCache();
+    const listener = new RatesChangeListener({
+      connectionString: location.connectionString,
+      startupOptions: location.startupOptions,
+      schema: location.schema,
+      cache: ratesVersions,
+      logger,
+    });
+    return new PostgresStorage(pool, location.schema, listener, {
       // The schema name is a checked identifier ([a-z0-9_]), safe inside a literal.
       laneLockArguments: `${LANE_LOCK_CLASS}, hashtext('${location.schema}')`,
       maxAttempts: Number.isFinite(options.maxAttempts) ? Math.max(1, Math.trunc(options.maxAttempts ?? 1)) : DEFAULT_MAX_ATTEMPTS,
       logger,
       listOptions: { foldCollation },
+      ratesVersions,
     }, options.migrations ?? MIGRATIONS);
   } catch (error) {
     await pool.end();
@@ -82,12 +96,18 @@ class PostgresStorage implements Storage {
   constructor(
     private readonly pool: pg.Pool,
     private readonly schema: string,
+    private readonly ratesListener: RatesChangeListener,
     private readonly settings: TransactionSettings,
     private readonly migrations: readonly Migration[],
   ) {}
 
+  // Rates versions are cached only once this process has seen the schema migrated: before the
+  // migration that makes the rates trigger notify, a change would not reach the cache.
   migrate(): Promise<void> {
-    return this.#track(() => this.#migrate());
+    return this.#track(async () => {
+      await this.#migrate();
+      if (this.migrations.some((migration) => migration.version === RATES_NOTIFY_MIGRATION)) await this.ratesListener.start();
+    });
   }
 
   transaction<T>(work: (repo: Repository) => Promise<T>): Promise<T> {
@@ -98,6 +118,7 @@ class PostgresStorage implements Storage {
     this.#closing ??= (async () => {
       // Transactions already started (or waiting for a connection) finish first.
       await Promise.allSettled([...this.#inFlight]);
+      await this.ratesListener.stop();
       await this.pool.end();
     })();
     return this.#closing;

@@ -2,8 +2,8 @@
 // index.ts), so processes starting together apply each migration exactly once; each migration
 // runs in its own transaction (DDL is transactional here) and is recorded in schema_migrations.
 import type { ClientBase } from 'pg';
-import { initialSchemaDdl } from './schema.ts';
-import { SEQUENCE_COLUMN } from './sql.ts';
+import { initialSchemaDdl, ratesNotificationDdl } from './schema.ts';
+import { RATES_CHANNEL, SEQUENCE_COLUMN } from './sql.ts';
 import { PG_TABLE_SPECS } from './table-spec.ts';
 
 export interface Migration {
@@ -17,7 +17,10 @@ export interface Migration {
  * from the field catalogue, so a field added to ENTITIES later needs a migration that adds its
  * column to databases created before (verifyCatalogueColumns reports the ones missing).
  */
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial schema', sql: initialSchemaDdl }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'initial schema', sql: initialSchemaDdl },
+  { version: 2, name: 'rates changes notify', sql: () => ratesNotificationDdl(RATES_CHANNEL) },
+];
 
 const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
   version INTEGER NOT NULL PRIMARY KEY,

@@ -74,6 +74,30 @@ END
 $$;`;
 }
 
+/**
+ * Migration 2: the bump also notifies (delivered when the writing transaction commits), so that
+ * processes caching rates versions (rates-version-cache.ts) drop them. The payload is the schema,
+ * since schemas of one database share the channel; PostgreSQL sends one notification per
+ * transaction for identical ones, however many rows it wrote.
+ */
+export function ratesNotificationDdl(channel: string): string {
+  const bump = (tenant: string): string =>
+    `INSERT INTO ${RATES_VERSION_TABLE} (tenant, version) VALUES (${tenant}, ${RANDOM_VERSION}) ` +
+    'ON CONFLICT (tenant) DO UPDATE SET version = EXCLUDED.version;';
+  return `CREATE OR REPLACE FUNCTION bump_rates_version() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+  IF TG_OP = 'UPDATE' OR TG_OP = 'DELETE' THEN
+    ${bump('OLD.tenant')}
+  END IF;
+  IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.tenant IS DISTINCT FROM OLD.tenant) THEN
+    ${bump('NEW.tenant')}
+  END IF;
+  PERFORM pg_notify('${channel}', current_schema());
+  RETURN NULL;
+END
+$$;`;
+}
+
 export function initialSchemaDdl(): string {
   const statements: string[] = [];
   for (const spec of Object.values(PG_TABLE_SPECS)) statements.push(entityTableDdl(spec));

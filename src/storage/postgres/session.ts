@@ -20,6 +20,13 @@ export class TransactionSession {
 
   constructor(private readonly client: PoolClient) {}
 
+  #used = false;
+
+  /** Whether a statement was sent in this transaction (PostgreSQL then has taken its snapshot). */
+  get used(): boolean {
+    return this.#used;
+  }
+
   /** The first error a statement of this transaction raised, or null. */
   get failure(): unknown {
     return this.#failure;
@@ -36,6 +43,7 @@ export class TransactionSession {
    */
   async query(text: string, params: SqlParams['values'] = [], prepare = false): Promise<QueryOutcome> {
     if (!this.#open) throw new Error('repository used after its transaction ended (a missing await?)');
+    this.#used = true;
     try {
       const config: QueryArrayConfig = { text, values: params as unknown[], rowMode: 'array' };
       if (prepare) config.name = statementName(text);

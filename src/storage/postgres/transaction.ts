@@ -21,6 +21,7 @@ import type { Pool, PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import type { Repository } from '../storage.ts';
 import type { ListSqlOptions } from './list-query.ts';
+import type { RatesVersionCache } from './rates-version-cache.ts';
 import { PostgresRepository } from './repository.ts';
 import { TransactionSession } from './session.ts';
 
@@ -31,6 +32,8 @@ export interface TransactionSettings {
   maxAttempts: number;
   logger: Logger;
   listOptions: ListSqlOptions;
+  /** Rates versions kept between transactions (rates-version-cache.ts); null reads them each time. */
+  ratesVersions: RatesVersionCache | null;
 }
 
 const RETRYABLE_CODES: ReadonlySet<string> = new Set(['40001', '40P01']);
@@ -97,17 +100,35 @@ async function attemptOnce<T>(
   alone: boolean,
   markBroken: (error: Error) => void,
 ): Promise<Attempt<T>> {
+  const session = new TransactionSession(client);
+  const repo = new PostgresRepository(session, settings.listOptions, settings.ratesVersions);
+  try {
+    return await attemptWith(client, session, repo, work, settings, alone, markBroken);
+  } finally {
+    // Committed, rolled back or abandoned with its connection: over in every case.
+    repo.finish();
+  }
+}
+
+async function attemptWith<T>(
+  client: PoolClient,
+  session: TransactionSession,
+  repo: PostgresRepository,
+  work: (repo: Repository) => Promise<T>,
+  settings: TransactionSettings,
+  alone: boolean,
+  markBroken: (error: Error) => void,
+): Promise<Attempt<T>> {
   // The lane lock is taken at session level and committed before the serializable transaction
   // begins, so that its snapshot is taken only once the lock is held (a snapshot from before a
   // wait would conflict with whatever committed during it). One round trip (simple query).
   const lock = alone ? 'pg_advisory_lock' : 'pg_advisory_lock_shared';
   await client.query(`SELECT ${lock}(${settings.laneLockArguments}); COMMIT; BEGIN ISOLATION LEVEL SERIALIZABLE; SAVEPOINT work`);
 
-  const session = new TransactionSession(client);
   let value: T | undefined;
   let thrown: { error: unknown } | null = null;
   try {
-    value = await work(new PostgresRepository(session, settings.listOptions));
+    value = await work(repo);
   } catch (error) {
     thrown = { error };
   } finally {
