@@ -30,10 +30,13 @@ const SQL = {
     `SELECT ${ACCOUNT_COLUMNS}, a.tenant, a.account_tag, ${RUNNING_COLUMNS} FROM accounts a ` +
     `LEFT JOIN ${RUNNING_TABLE} r ON r.account_id = a.id AND r.transaction_tag = $3::text WHERE a.tenant = $1::text AND a.account_tag = $2::text`,
   insertRunning: `${INSERT_RUNNING} ON CONFLICT (account_id, transaction_tag) DO NOTHING`,
-  // A settled call (ended, rolled back, recorded) must not be reopened by a late begin.
+  // A settled call (ended, rolled back, recorded) must not be reopened by a late begin. The
+  // outcomes are found by transaction tag alone (OFFSET 0 keeps the other columns out of the
+  // scan), which only the hash index of migration 3 serves: see OUTCOMES_BY_TRANSACTION_DDL.
   insertRunningUnlessSettled:
-    `${INSERT_RUNNING} AND NOT EXISTS (SELECT 1 FROM ${OUTCOMES_TABLE} o WHERE o.tenant = a.tenant AND o.transaction_tag = $1::text ` +
-    'AND o.account_tag = a.account_tag) ON CONFLICT (account_id, transaction_tag) DO NOTHING',
+    `${INSERT_RUNNING} AND NOT EXISTS (SELECT 1 FROM (SELECT o.tenant, o.account_tag FROM ${OUTCOMES_TABLE} o ` +
+    'WHERE o.transaction_tag = $1::text OFFSET 0) o WHERE o.tenant = a.tenant AND o.account_tag = a.account_tag) ' +
+    'ON CONFLICT (account_id, transaction_tag) DO NOTHING',
   addToBalance: 'UPDATE accounts SET balance = balance + $1::bigint WHERE tenant = $2::text AND account_tag = $3::text',
   listRunning:
     `SELECT a.tenant, a.account_tag, ${RUNNING_COLUMNS} FROM accounts a JOIN ${RUNNING_TABLE} r ON r.account_id = a.id ` +

@@ -2,7 +2,7 @@
 // index.ts), so processes starting together apply each migration exactly once; each migration
 // runs in its own transaction (DDL is transactional here) and is recorded in schema_migrations.
 import type { ClientBase } from 'pg';
-import { initialSchemaDdl, ratesNotificationDdl } from './schema.ts';
+import { initialSchemaDdl, OUTCOMES_BY_TRANSACTION_DDL, ratesNotificationDdl } from './schema.ts';
 import { RATES_CHANNEL, SEQUENCE_COLUMN } from './sql.ts';
 import { PG_TABLE_SPECS } from './table-spec.ts';
 
@@ -20,6 +20,7 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: initialSchemaDdl },
   { version: 2, name: 'rates changes notify', sql: () => ratesNotificationDdl(RATES_CHANNEL) },
+  { version: 3, name: 'outcomes by transaction tag (hash index)', sql: () => OUTCOMES_BY_TRANSACTION_DDL },
 ];
 
 const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
