@@ -1,6 +1,7 @@
 // The connection that LISTENs for rates changes (see rates-version-cache.ts) and keeps the cache
 // usable only while it is up. A lost connection stops caching at once and is re-established in
 // the background with a growing pause; the cache starts empty each time it is back.
+import { Socket } from 'node:net';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { RatesVersionCache } from './rates-version-cache.ts';
@@ -83,6 +84,9 @@ export class RatesChangeListener {
     }
     this.#client = client;
     this.#retryMs = FIRST_RETRY_MS;
+    // Like the pool's idle connections, it must not keep a process alive that forgot close().
+    const socket: unknown = client.connection.stream;
+    if (socket instanceof Socket) socket.unref();
     // Set after the LISTEN: a change committed before it is already in what the database answers.
     cache.setListening(true);
     logger.debug('listening for rates change notifications');
