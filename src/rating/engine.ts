@@ -98,10 +98,15 @@ export function createRatingEngine(options: RatingEngineOptions): RatingEngine {
       return settle(begin, async (repo, progress) => {
         // The common case is a call whose begin was applied on its own: then the begin would
         // change nothing (its running transactions exist), so its reads, rates and inserts are
-        // skipped (one read instead of about six statements). A call that is running still ends
-        // after one of its accounts is deactivated (end does not check `active`, §4.6).
-        const running = await repo.findRunningByTransaction(begin.tenant, begin.transaction_tag);
-        if (running.length === 0) {
+        // skipped. The first party's account with its running transaction of the call tells (the
+        // end reads it next; PostgreSQL answers that second read from memory); only when it has
+        // none are the call's running transactions on any account looked up. A call that is
+        // running still ends after one of its accounts is deactivated (end does not check
+        // `active`, §4.6).
+        const party = firstParty(begin);
+        const first = party === null ? null : await repo.getAccountWithRunning(begin.tenant, party, { transactionTag: begin.transaction_tag });
+        const running = (first?.running.length ?? 0) > 0 || (await repo.findRunningByTransaction(begin.tenant, begin.transaction_tag)).length > 0;
+        if (!running) {
           // Not begun, or already settled (then the begin does nothing: insertRunning refuses
           // settled calls). A begin that fails (unknown or inactive account) leaves nothing for
           // the end to settle; its answer is the call's.
