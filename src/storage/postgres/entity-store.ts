@@ -12,6 +12,7 @@ import { columnList, countSql, listSql, type ListSqlOptions } from './list-query
 import type { Row, TransactionSession } from './session.ts';
 import { quoteIdentifier as q, SEQUENCE_COLUMN, SqlParams } from './sql.ts';
 import { PG_TABLE_SPECS, type PgColumnSpec, type PgTableSpec } from './table-spec.ts';
+import { canUpsertInOneStatement } from '../upsert-shape.ts';
 
 /** Encoded values in column order; undefined where the caller gave nothing (or null). */
 type GivenValues = (PgParam | undefined)[];
@@ -240,16 +241,6 @@ export function isUniqueViolation(error: unknown): boolean {
 function duplicate(plan: EntityPlan, attempted: readonly (PgParam | undefined)[]): DuplicateKeyError {
   const key = Object.fromEntries(plan.keyIndexes.map((i) => [plan.spec.columns[i].name, attempted[i] ?? null]));
   return new DuplicateKeyError(plan.spec.entity.name, key);
-}
-
-// One statement is enough when the key stays what the ref says and nothing required on insert
-// is missing (otherwise NOT NULL would fail before the key conflict is even considered).
-function canUpsertInOneStatement(plan: EntityPlan, refKey: readonly string[], given: GivenValues): boolean {
-  for (let i = 0; i < plan.keyIndexes.length; i++) {
-    const value = given[plan.keyIndexes[i]];
-    if (value !== undefined && value !== refKey[i]) return false;
-  }
-  return plan.requiredIndexes.every((i) => given[i] !== undefined);
 }
 
 function decode<E extends EntityName>(plan: EntityPlan, row: Row, offset: number): EntityMap[E] {

@@ -13,6 +13,7 @@ import { TimeOrderedIds } from './record-ids.ts';
 import { quoteIdentifier as q, SEQUENCE_COLUMN } from './sql-names.ts';
 import type { StatementCache } from './statement-cache.ts';
 import { TABLE_SPECS, type ColumnSpec, type TableSpec } from './table-spec.ts';
+import { canUpsertInOneStatement } from '../upsert-shape.ts';
 
 type RawRow = readonly unknown[];
 /** Encoded values in column order; undefined where the caller gave nothing (or null). */
@@ -222,16 +223,6 @@ export class EntityStore {
       throw error;
     }
   }
-}
-
-// One statement is enough when the key stays what the ref says and nothing required on insert
-// is missing (otherwise NOT NULL would fail before the key conflict is even considered).
-function canUpsertInOneStatement(plan: EntityPlan, refKey: readonly string[], given: GivenValues): boolean {
-  for (let i = 0; i < plan.keyIndexes.length; i++) {
-    const value = given[plan.keyIndexes[i]];
-    if (value !== undefined && value !== refKey[i]) return false;
-  }
-  return plan.requiredIndexes.every((i) => given[i] !== undefined);
 }
 
 function decode<E extends EntityName>(plan: EntityPlan, row: RawRow, offset: number): EntityMap[E] {
