@@ -2,7 +2,7 @@
 // store the consolidated transaction record, debit the balance (POSTPAID too) and remove the
 // running transaction, all in one storage transaction. Repeating an end charges nothing.
 import type { Micros, RunningTransaction } from '../domain/types.ts';
-import type { Repository } from '../storage/storage.ts';
+import type { Repository, RunningSettlement } from '../storage/storage.ts';
 import { sidesOf, type CallAccounts } from './checks.ts';
 import type { EndTransactionRequest, OperationResponse } from './engine-types.ts';
 import { computeFee } from './fees.ts';
@@ -13,6 +13,7 @@ import {
   partiesFromAuthorization,
   partiesFromRunning,
   partiesOf,
+  preloadParties,
   type CallParties,
 } from './parties.ts';
 import { nothingToDo, succeeded, OperationAborted, failed, type Progress } from './responses.ts';
@@ -30,6 +31,11 @@ export async function endCall(repo: Repository, request: EndTransactionRequest, 
   if (!loaded.ok) return loaded.response;
 
   const { running } = loaded;
+  // Every account's settlement is worked out first (reads only), then written in one step where
+  // the storage can. An account met twice (a party linked to the other) has one running
+  // transaction, settled once.
+  const settlements: RunningSettlement[] = [];
+  const included = new Set<string>();
   let allRunningLoaded = false;
   for (const side of sidesOf(loaded.accounts)) {
     // Linked accounts first, the side's own account last (§4.6).
@@ -40,6 +46,8 @@ export async function endCall(repo: Repository, request: EndTransactionRequest, 
     }
     const items = [...linked, side.account];
     for (const item of items) {
+      if (included.has(item.account_tag)) continue;
+      included.add(item.account_tag);
       progress.accountTag = item.account_tag;
       const rt = running.get(item.account_tag);
       if (rt === undefined) {
@@ -67,21 +75,40 @@ export async function endCall(repo: Repository, request: EndTransactionRequest, 
         fee,
         end_reason: request.end_reason ?? null,
       };
-      // A storage that can settle in one step (PostgreSQL: one round trip instead of four) does.
-      if (repo.settleRunning !== undefined) {
-        const settlement = { tenant, transactionTag, accountTag: item.account_tag, record, balanceDelta: -fee, at };
-        if (!(await repo.settleRunning(settlement))) throw new OperationAborted(failed(item.account_tag, 'INTERNAL_ERROR'));
-        continue;
-      }
-      await repo.upsert('transaction', { key: { tenant, transaction_tag: transactionTag, account_tag: item.account_tag } }, record, { readBack: false });
-      if (fee !== 0 && !(await repo.addToBalance(tenant, item.account_tag, -fee))) {
-        throw new OperationAborted(failed(item.account_tag, 'INTERNAL_ERROR'));
-      }
-      await repo.deleteRunning(tenant, item.account_tag, transactionTag);
-      await repo.putOutcome({ tenant, transaction_tag: transactionTag, account_tag: item.account_tag, outcome: 'ended', at });
+      settlements.push({ tenant, transactionTag, accountTag: item.account_tag, record, balanceDelta: -fee, at });
     }
   }
+  await settleAll(repo, settlements, progress);
   return succeeded();
+}
+
+/**
+ * Writes the settlements: in one step (PostgreSQL: one round trip for all), one step each, or
+ * four writes each, as the storage can. An account that is gone aborts the operation.
+ */
+async function settleAll(repo: Repository, settlements: readonly RunningSettlement[], progress: Progress): Promise<void> {
+  if (settlements.length === 0) return;
+  const missing = (settlement: RunningSettlement): never => {
+    progress.accountTag = settlement.accountTag;
+    throw new OperationAborted(failed(settlement.accountTag, 'INTERNAL_ERROR'));
+  };
+  if (repo.settleRunningAll !== undefined) {
+    const settled = await repo.settleRunningAll(settlements);
+    for (const [i, ok] of settled.entries()) if (!ok) missing(settlements[i]);
+    return;
+  }
+  for (const settlement of settlements) {
+    progress.accountTag = settlement.accountTag;
+    if (repo.settleRunning !== undefined) {
+      if (!(await repo.settleRunning(settlement))) missing(settlement);
+      continue;
+    }
+    const { tenant, transactionTag, accountTag, record, balanceDelta, at } = settlement;
+    await repo.upsert('transaction', { key: { tenant, transaction_tag: transactionTag, account_tag: accountTag } }, record, { readBack: false });
+    if (balanceDelta !== 0 && !(await repo.addToBalance(tenant, accountTag, balanceDelta))) missing(settlement);
+    await repo.deleteRunning(tenant, accountTag, transactionTag);
+    await repo.putOutcome({ tenant, transaction_tag: transactionTag, account_tag: accountTag, outcome: 'ended', at });
+  }
 }
 
 type LoadedForEnd =
@@ -95,6 +122,7 @@ type LoadedForEnd =
 async function loadCallAccountsWithRunning(repo: Repository, tenant: string, parties: CallParties, transactionTag: string): Promise<LoadedForEnd> {
   const running = new Map<string, RunningTransaction>();
   const accounts: CallAccounts = { account: null, destinationAccount: null };
+  await preloadParties(repo, tenant, parties, transactionTag);
   for (const [tag, slot] of [
     [parties.accountTag, 'account'],
     [parties.destinationAccountTag, 'destinationAccount'],

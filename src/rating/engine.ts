@@ -18,7 +18,7 @@ import type {
   RollbackResponse,
   RollbackTransactionRequest,
 } from './engine-types.ts';
-import { presentTag } from './parties.ts';
+import { partiesOf, preloadParties, presentTag } from './parties.ts';
 import { RateIndexCache } from './rate-cache.ts';
 import { recordCall } from './record.ts';
 import { OperationAborted, failed, type Progress } from './responses.ts';
@@ -104,6 +104,7 @@ export function createRatingEngine(options: RatingEngineOptions): RatingEngine {
         // running still ends after one of its accounts is deactivated (end does not check
         // `active`, §4.6).
         const party = firstParty(begin);
+        await preloadParties(repo, begin.tenant, partiesOf(begin), begin.transaction_tag);
         const first = party === null ? null : await repo.getAccountWithRunning(begin.tenant, party, { transactionTag: begin.transaction_tag });
         const running = (first?.running.length ?? 0) > 0 || (await repo.findRunningByTransaction(begin.tenant, begin.transaction_tag)).length > 0;
         if (!running) {

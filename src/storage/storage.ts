@@ -154,6 +154,23 @@ export interface Repository {
    * Callers fall back to the four calls when a storage does not implement it.
    */
   settleRunning?(settlement: RunningSettlement): Promise<boolean>;
+  /**
+   * Optional: settleRunning for several accounts of one call (distinct account tags) in one
+   * step, with the same effects and answers as calling settleRunning for each in order.
+   */
+  settleRunningAll?(settlements: readonly RunningSettlement[]): Promise<boolean[]>;
+  /**
+   * Optional: insertRunning for several accounts (distinct account tags) in one step, with the
+   * same effects and answers as calling insertRunning for each in order.
+   */
+  insertRunningAll?(rts: readonly RunningTransaction[], options: { unlessSettled: boolean }): Promise<boolean[]>;
+  /**
+   * Optional hint that changes nothing: the transaction is about to read these accounts of one
+   * tenant, alone (get by natural key) or with their running transaction of `transactionTag`
+   * (getAccountWithRunning). A storage whose reads cost a round trip each reads them all at once
+   * and answers those reads from it until its next write. Storages may ignore it.
+   */
+  preloadAccounts?(tenant: string, accountTags: readonly string[], transactionTag: string): Promise<void>;
 
   // ---- idempotency of engine operations ----
   getOutcome(tenant: string, transactionTag: string, accountTag: string): Promise<OperationOutcome | null>;

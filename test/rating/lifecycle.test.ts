@@ -290,6 +290,19 @@ describe('end (§7.4)', () => {
     assert.equal(linked?.fee, 30);
   });
 
+  test('a caller that is also linked to the callee is begun and charged once', async () => {
+    await f.account('1000', { balance: 1000 });
+    await f.account('1001', { balance: 1000, linked_accounts: ['1000'] });
+    const parties = { account_tag: '1000', destination_account_tag: '1001', destination: DESTINATION };
+    assert.deepEqual(await f.engine.beginTransaction(beginRequest({ ...parties, timestamp_begin: NOW })), OK);
+    assert.equal((await f.running('1000')).length, 1);
+    assert.deepEqual(await f.engine.endTransaction(endRequest({ ...parties, timestamp_end: NOW + 10 * SECOND })), OK);
+    // One running transaction, one record, one debit: not a second one as the callee's linked account.
+    assert.equal((await f.getAccount('1000'))?.balance, 990);
+    assert.equal((await f.getAccount('1001'))?.balance, 1000);
+    assert.equal((await f.getTransaction('100', '1000'))?.fee, 10);
+  });
+
   test('a linked account added after the begin does not block the end', async () => {
     await f.account('1000', { balance: 100 });
     await f.engine.beginTransaction(beginRequest({ account_tag: '1000', destination: DESTINATION, timestamp_begin: NOW }));
