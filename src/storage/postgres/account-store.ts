@@ -1,10 +1,10 @@
 // Account balances and running transactions. Running transactions are linked to the account
 // row by id; tenant and account_tag are always read from the account, so they follow renames.
 import type { Account, FrozenRate, Micros, RunningTransaction } from '../../domain/types.ts';
-import { decodeInteger, decodeRawRow, encodeValue } from './codec.ts';
+import { decodeInteger, decodeRawRow, encodeValue, type PgParam } from './codec.ts';
 import { columnList, jsonListOverlaps } from './list-query.ts';
 import type { Row, TransactionSession } from './session.ts';
-import { OUTCOMES_TABLE, RUNNING_TABLE, SqlParams } from './sql.ts';
+import { OUTCOMES_TABLE, RUNNING_TABLE, SqlParams, shiftParameters } from './sql.ts';
 import { PG_TABLE_SPECS } from './table-spec.ts';
 
 const ACCOUNT_SPEC = PG_TABLE_SPECS.account;
@@ -26,6 +26,9 @@ const SQL = {
   accountWithRunning:
     `SELECT ${ACCOUNT_COLUMNS}, a.tenant, a.account_tag, ${RUNNING_COLUMNS} FROM accounts a ` +
     `LEFT JOIN ${RUNNING_TABLE} r ON r.account_id = a.id WHERE a.tenant = $1::text AND a.account_tag = $2::text ORDER BY r._seq`,
+  accountsWithOneRunning:
+    `SELECT ${ACCOUNT_COLUMNS}, a.tenant, a.account_tag, ${RUNNING_COLUMNS} FROM accounts a ` +
+    `LEFT JOIN ${RUNNING_TABLE} r ON r.account_id = a.id AND r.transaction_tag = $3::text WHERE a.tenant = $1::text AND a.account_tag = ANY($2::text[])`,
   accountWithOneRunning:
     `SELECT ${ACCOUNT_COLUMNS}, a.tenant, a.account_tag, ${RUNNING_COLUMNS} FROM accounts a ` +
     `LEFT JOIN ${RUNNING_TABLE} r ON r.account_id = a.id AND r.transaction_tag = $3::text WHERE a.tenant = $1::text AND a.account_tag = $2::text`,
@@ -75,6 +78,44 @@ function decodeRunning(row: Row): RunningTransaction {
   };
 }
 
+/** The parameters of INSERT_RUNNING, in its order. */
+function runningParams(rt: RunningTransaction): PgParam[] {
+  return [
+    encodeValue('string', rt.transaction_tag),
+    encodeValue('string', rt.proxy_tag),
+    encodeValue('string', rt.source),
+    encodeValue('string', rt.source_ip),
+    encodeValue('string', rt.destination),
+    encodeValue('string', rt.carrier_ip),
+    encodeValue('json', rt.tags),
+    encodeValue('json', rt.destination_rate),
+    encodeValue('bool', rt.in_progress),
+    encodeValue('bool', rt.inbound),
+    encodeValue('bool', rt.primary),
+    encodeValue('micros', rt.timestamp_begin),
+    encodeValue('micros', rt.timestamp_end),
+    encodeValue('string', rt.tenant),
+    encodeValue('string', rt.account_tag),
+  ];
+}
+
+const RUNNING_PARAMS = 15;
+const insertAllStatements = new Map<string, string>();
+
+/** `count` copies of a single-row insert as CTEs; the statement answers each one's row count. */
+function insertAllSql(single: string, count: number): string {
+  const key = `${count}\u0000${single}`;
+  let sql = insertAllStatements.get(key);
+  if (sql === undefined) {
+    const ctes = Array.from({ length: count }, (_, i) => `i${i} AS (${shiftParameters(single, i * RUNNING_PARAMS)} RETURNING 1)`);
+    // Each count is referenced in order, so the inserts run (and take sequence numbers) in order.
+    const counts = Array.from({ length: count }, (_, i) => `(SELECT count(*) FROM i${i})`);
+    sql = `WITH ${ctes.join(', ')} SELECT ${counts.join(', ')}`;
+    insertAllStatements.set(key, sql);
+  }
+  return sql;
+}
+
 export class AccountStore {
   constructor(private readonly session: TransactionSession) {}
 
@@ -121,26 +162,43 @@ export class AccountStore {
     return { account, running };
   }
 
+  /**
+   * Several accounts of a tenant, each with its running transaction of `transactionTag`, in one
+   * read: keyed by account tag, null for an account that does not exist.
+   */
+  async getAccountsWithOneRunning(
+    tenant: string,
+    accountTags: readonly string[],
+    transactionTag: string,
+  ): Promise<Map<string, { account: Account; running: RunningTransaction[] } | null>> {
+    const { rows } = await this.session.query(SQL.accountsWithOneRunning, [tenant, [...accountTags], transactionTag], true);
+    const found = new Map<string, { account: Account; running: RunningTransaction[] } | null>();
+    for (const tag of accountTags) found.set(tag, null);
+    const width = ACCOUNT_SPEC.columns.length;
+    for (const row of rows) {
+      const account = decodeRawRow(ACCOUNT_SPEC.columns, row, 0) as unknown as Account;
+      const running = row[width + 2] === null ? [] : [decodeRunning(row.slice(width))];
+      found.set(row[width + 1] as string, { account, running });
+    }
+    return found;
+  }
+
+  /**
+   * insertRunning for several accounts in one statement: one copy of the insert per running
+   * transaction, as data-modifying CTEs (the accounts are distinct, so they touch distinct rows).
+   */
+  async insertRunningAll(rts: readonly RunningTransaction[], unlessSettled: boolean): Promise<boolean[]> {
+    if (rts.length === 1) return [await this.insertRunning(rts[0], unlessSettled)];
+    const single = unlessSettled ? SQL.insertRunningUnlessSettled : SQL.insertRunning;
+    const params: PgParam[] = [];
+    for (const rt of rts) params.push(...runningParams(rt));
+    const { rows } = await this.session.query(insertAllSql(single, rts.length), params, true);
+    return rts.map((_, i) => decodeInteger(rows[0][i]) > 0);
+  }
+
   async insertRunning(rt: RunningTransaction, unlessSettled: boolean): Promise<boolean> {
-    const params = [
-      encodeValue('string', rt.transaction_tag),
-      encodeValue('string', rt.proxy_tag),
-      encodeValue('string', rt.source),
-      encodeValue('string', rt.source_ip),
-      encodeValue('string', rt.destination),
-      encodeValue('string', rt.carrier_ip),
-      encodeValue('json', rt.tags),
-      encodeValue('json', rt.destination_rate),
-      encodeValue('bool', rt.in_progress),
-      encodeValue('bool', rt.inbound),
-      encodeValue('bool', rt.primary),
-      encodeValue('micros', rt.timestamp_begin),
-      encodeValue('micros', rt.timestamp_end),
-      encodeValue('string', rt.tenant),
-      encodeValue('string', rt.account_tag),
-    ];
     const sql = unlessSettled ? SQL.insertRunningUnlessSettled : SQL.insertRunning;
-    const { rowCount } = await this.session.query(sql, params, true);
+    const { rowCount } = await this.session.query(sql, runningParams(rt), true);
     return rowCount > 0;
   }
 

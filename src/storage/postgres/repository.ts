@@ -9,7 +9,7 @@ import type { ListSqlOptions } from './list-query.ts';
 import type { RatesVersionCache } from './rates-version-cache.ts';
 import { RATE_ENTITIES } from './schema.ts';
 import type { TransactionSession } from './session.ts';
-import { OUTCOMES_TABLE, RATES_VERSION_TABLE, RUNNING_TABLE } from './sql.ts';
+import { OUTCOMES_TABLE, RATES_VERSION_TABLE, RUNNING_TABLE, shiftParameters } from './sql.ts';
 
 const SQL = {
   ratesVersion: `SELECT version FROM ${RATES_VERSION_TABLE} WHERE tenant = $1::text`,
@@ -26,19 +26,51 @@ const SQL = {
  * statement answers how many balances it changed.
  */
 function settleRunningSql(recordUpsert: string, width: number): string {
+  return `WITH ${settleRunningCtes(recordUpsert, width, '')} SELECT count(*) FROM balance`;
+}
+
+/**
+ * The CTEs of one settlement: names end with `suffix`; the record's `width` parameters come
+ * first, then tenant, account tag, transaction tag, delta and time.
+ */
+function settleRunningCtes(recordUpsert: string, width: number, suffix: string): string {
   const [tenant, account, transaction, delta, at] = [1, 2, 3, 4, 5].map((i) => `$${width + i}`);
   return (
-    `WITH record AS (${recordUpsert}), ` +
-    `balance AS (UPDATE accounts SET balance = balance + ${delta}::bigint ` +
+    `record${suffix} AS (${recordUpsert}), ` +
+    `balance${suffix} AS (UPDATE accounts SET balance = balance + ${delta}::bigint ` +
     `WHERE tenant = ${tenant}::text AND account_tag = ${account}::text AND ${delta}::bigint <> 0 RETURNING 1), ` +
-    `running AS (DELETE FROM ${RUNNING_TABLE} WHERE account_id = (SELECT id FROM accounts WHERE tenant = ${tenant}::text AND account_tag = ${account}::text) ` +
+    `running${suffix} AS (DELETE FROM ${RUNNING_TABLE} WHERE account_id = (SELECT id FROM accounts WHERE tenant = ${tenant}::text AND account_tag = ${account}::text) ` +
     `AND transaction_tag = ${transaction}::text RETURNING 1), ` +
-    `outcome AS (INSERT INTO ${OUTCOMES_TABLE} (tenant, transaction_tag, account_tag, outcome, at) ` +
+    `outcome${suffix} AS (INSERT INTO ${OUTCOMES_TABLE} (tenant, transaction_tag, account_tag, outcome, at) ` +
     `VALUES (${tenant}::text, ${transaction}::text, ${account}::text, 'ended', ${at}::bigint) ` +
-    'ON CONFLICT (tenant, transaction_tag, account_tag) DO UPDATE SET outcome = EXCLUDED.outcome, at = EXCLUDED.at RETURNING 1) ' +
-    'SELECT count(*) FROM balance'
+    'ON CONFLICT (tenant, transaction_tag, account_tag) DO UPDATE SET outcome = EXCLUDED.outcome, at = EXCLUDED.at RETURNING 1)'
   );
 }
+
+const settleAllStatements = new Map<string, string>();
+
+/**
+ * Several settlements (distinct accounts, so distinct rows) as one statement answering each
+ * one's count of changed balances. Each settlement's parameters follow the previous one's.
+ */
+function settleRunningAllSql(recordUpserts: readonly string[], widths: readonly number[]): string {
+  const key = `${widths.join(',')}\u0000${recordUpserts.join('\u0000')}`;
+  let sql = settleAllStatements.get(key);
+  if (sql === undefined) {
+    const ctes: string[] = [];
+    let base = 0;
+    recordUpserts.forEach((upsert, i) => {
+      ctes.push(shiftParameters(settleRunningCtes(upsert, widths[i], `_${i}`), base));
+      base += widths[i] + SETTLEMENT_PARAMS;
+    });
+    // Referenced in order, so the settlements run in order.
+    sql = `WITH ${ctes.join(', ')} SELECT ${recordUpserts.map((_, i) => `(SELECT count(*) FROM balance_${i})`).join(', ')}`;
+    settleAllStatements.set(key, sql);
+  }
+  return sql;
+}
+
+const SETTLEMENT_PARAMS = 5;
 
 export class PostgresRepository implements Repository {
   readonly #entities: EntityStore;
@@ -65,7 +97,12 @@ export class PostgresRepository implements Repository {
   #forgetAccountReads(): void {
     this.#accountWrites++;
     this.#accountReads.clear();
+    this.#preloadedAccounts.clear();
   }
+
+  // Accounts read by preloadAccounts, by tenant and tag, for get('account') by natural key;
+  // forgotten on any write like #accountReads.
+  readonly #preloadedAccounts = new Map<string, Account | null>();
 
   /** Called once the transaction has committed or rolled back. */
   finish(): void {
@@ -81,7 +118,27 @@ export class PostgresRepository implements Repository {
   }
 
   get<E extends EntityName>(entity: E, ref: EntityRef): Promise<EntityMap[E] | null> {
+    if (entity === 'account' && this.#preloadedAccounts.size > 0 && 'key' in ref) {
+      const { tenant, account_tag: accountTag } = ref.key;
+      if (tenant !== undefined && accountTag !== undefined && Object.keys(ref.key).length === 2) {
+        const preloaded = this.#preloadedAccounts.get(JSON.stringify([tenant, accountTag]));
+        if (preloaded !== undefined) return Promise.resolve(structuredClone(preloaded) as EntityMap[E] | null);
+      }
+    }
     return this.#entities.get(entity, ref);
+  }
+
+  async preloadAccounts(tenant: string, accountTags: readonly string[], transactionTag: string): Promise<void> {
+    const wanted = accountTags.filter((tag) => !this.#accountReads.has(JSON.stringify([tenant, tag, transactionTag])));
+    if (wanted.length === 0) return;
+    const writes = this.#accountWrites;
+    const found = await this.#accounts.getAccountsWithOneRunning(tenant, wanted, transactionTag);
+    // Not if a write was sent meanwhile (a caller that did not await): the read may predate it.
+    if (writes !== this.#accountWrites) return;
+    for (const [tag, read] of found) {
+      this.#accountReads.set(JSON.stringify([tenant, tag, transactionTag]), structuredClone(read));
+      this.#preloadedAccounts.set(JSON.stringify([tenant, tag]), read === null ? null : structuredClone(read.account));
+    }
   }
 
   upsert<E extends EntityName>(entity: E, ref: EntityRef, fields: Partial<EntityMap[E]>): Promise<EntityMap[E]>;
@@ -153,6 +210,12 @@ export class PostgresRepository implements Repository {
     return this.#accounts.insertRunning(rt, options?.unlessSettled ?? false);
   }
 
+  insertRunningAll(rts: readonly RunningTransaction[], options: { unlessSettled: boolean }): Promise<boolean[]> {
+    this.#forgetAccountReads();
+    if (rts.length === 0) return Promise.resolve([]);
+    return this.#accounts.insertRunningAll(rts, options.unlessSettled);
+  }
+
   endRunning(tenant: string, accountTag: string, transactionTag: string, timestampEnd: Micros): Promise<RunningTransaction | null> {
     this.#forgetAccountReads();
     return this.#accounts.endRunning(tenant, accountTag, transactionTag, timestampEnd);
@@ -213,6 +276,42 @@ export class PostgresRepository implements Repository {
     } catch (error) {
       // A unique violation (a random id taken) is what upsert reports as DuplicateKeyError.
       if (isUniqueViolation(error)) throw record.duplicate();
+      throw error;
+    }
+  }
+
+  // All of a call's settlements in one round trip.
+  async settleRunningAll(settlements: readonly RunningSettlement[]): Promise<boolean[]> {
+    if (settlements.length <= 1) return Promise.all(settlements.map((settlement) => this.settleRunning(settlement)));
+    this.#forgetAccountReads();
+    const records = settlements.map(({ tenant, transactionTag, accountTag, record }) =>
+      this.#entities.upsertByKeyStatement('transaction', { tenant, transaction_tag: transactionTag, account_tag: accountTag }, record),
+    );
+    const statements = records.filter((record) => record !== null);
+    if (statements.length < records.length) {
+      // A record that needs more than one statement (it cannot happen for the engine's fields).
+      const settled: boolean[] = [];
+      for (const settlement of settlements) settled.push(await this.settleRunning(settlement));
+      return settled;
+    }
+    const params = settlements.flatMap((settlement, i) => [
+      ...statements[i].params,
+      settlement.tenant,
+      settlement.accountTag,
+      settlement.transactionTag,
+      encodeValue('money', settlement.balanceDelta),
+      encodeValue('micros', settlement.at),
+    ]);
+    const sql = settleRunningAllSql(
+      statements.map((statement) => statement.sql),
+      statements.map((statement) => statement.params.length),
+    );
+    try {
+      const { rows } = await this.session.query(sql, params, true);
+      return settlements.map((settlement, i) => settlement.balanceDelta === 0 || decodeInteger(rows[0][i]) > 0);
+    } catch (error) {
+      // A unique violation (a random id taken) is what upsert reports as DuplicateKeyError.
+      if (isUniqueViolation(error)) throw statements[0].duplicate();
       throw error;
     }
   }

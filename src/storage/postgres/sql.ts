@@ -26,3 +26,23 @@ export class SqlParams {
     return `$${this.values.length}::${type}`;
   }
 }
+
+/**
+ * The statement with every parameter $n renumbered $(n + by): for one statement made of several
+ * copies of a fixed one (the engine's writes for every account of a call in one round trip).
+ * The statements it is used on hold no dollar-quoted text.
+ */
+export function shiftParameters(sql: string, by: number): string {
+  let out = '';
+  let i = 0;
+  while (i < sql.length) {
+    const dollar = sql.indexOf('$', i);
+    if (dollar === -1) break;
+    let end = dollar + 1;
+    while (end < sql.length && sql.charCodeAt(end) >= 48 && sql.charCodeAt(end) <= 57) end++;
+    out += sql.slice(i, dollar + 1);
+    out += end > dollar + 1 ? String(Number(sql.slice(dollar + 1, end)) + by) : '';
+    i = end;
+  }
+  return out + sql.slice(i);
+}
