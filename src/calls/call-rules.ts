@@ -73,7 +73,15 @@ export interface CallRuleSettings {
   unansweredTimeoutMicros: Micros;
   /** How long a failing attempt may still turn into an answered call. */
   settleMicros: Micros;
+  /**
+   * How long an ACK waits for the 200 OK it acknowledges before it answers the call itself: with
+   * several agents, the 200 OK may be handled after the ACK by an agent that lags behind.
+   */
+  ackSettleMicros: Micros;
 }
+
+/** Default of ackSettleMicros: far longer than an agent lags, short enough for concurrency limits. */
+export const DEFAULT_ACK_SETTLE_MICROS = 2_000_000;
 
 export const RINGING = 0;
 export const ANSWERED = 1;
@@ -88,6 +96,8 @@ export const FAILED = 4;
 export const TIMED_OUT = 5;
 /** Unanswered and no failure captured: forgotten without an intent. */
 export const FORGOTTEN = 6;
+/** A BYE for a call answered by an ACK still waiting for its 200 OK: begin at the ACK, end at the BYE. */
+export const ACK_BEGIN_END = 7;
 export const FINISHED_FROM = END;
 export type StepOutcome = number;
 
@@ -114,6 +124,9 @@ export interface CallRecord {
   failAt: Micros;
   failLocal: Micros;
   cancelled: boolean;
+  /** HEP and local time of the first ACK of a ringing call (0: none), waiting for its 200 OK. */
+  ackAt: Micros;
+  ackLocal: Micros;
 }
 
 /** Per-call state. Kept small on purpose: no SIP text, shared strings, numbers only otherwise. */
@@ -127,6 +140,9 @@ export class CallState implements TrackedCall, CallRecord {
   /** Local time at which the current failure started settling; 0 when none is pending. */
   failLocal = 0;
   cancelled = false;
+  /** First ACK seen while ringing (HEP time, local time; 0: none): the answer unless a 200 OK shows up. */
+  ackAt = 0;
+  ackLocal = 0;
 
   constructor(
     readonly key: string,
@@ -162,6 +178,8 @@ export function callRecordOf(call: CallRecord): CallRecord {
     failAt: call.failAt,
     failLocal: call.failLocal,
     cancelled: call.cancelled,
+    ackAt: call.ackAt,
+    ackLocal: call.ackLocal,
   };
 }
 
@@ -184,7 +202,10 @@ export function callStateFromRecord(value: unknown, intern: (text: string) => st
     (r.phase !== RINGING && r.phase !== ANSWERED) ||
     !isInteger(r.answeredAt) || !isInteger(r.answeredLocal) ||
     !isInteger(r.failStatus) || !isInteger(r.failAt) || !isInteger(r.failLocal) ||
-    typeof r.cancelled !== 'boolean'
+    typeof r.cancelled !== 'boolean' ||
+    // Absent from records written before the ACK waited for its 200 OK.
+    !(r.ackAt === undefined || isInteger(r.ackAt)) ||
+    !(r.ackLocal === undefined || isInteger(r.ackLocal))
   ) {
     return null;
   }
@@ -207,6 +228,8 @@ export function callStateFromRecord(value: unknown, intern: (text: string) => st
   call.failAt = r.failAt;
   call.failLocal = r.failLocal;
   call.cancelled = r.cancelled;
+  call.ackAt = isInteger(r.ackAt) ? r.ackAt : 0;
+  call.ackLocal = isInteger(r.ackLocal) ? r.ackLocal : 0;
   return call;
 }
 
@@ -252,13 +275,19 @@ function onRequest(call: CallState, message: TrackableSipMessage, at: Micros, lo
       return NOTHING;
     case 'ACK':
       // The ACK of a 2xx has the INVITE's CSeq number. The ACK of a failure has it too, which
-      // is why an ACK never answers a call whose failure is settling.
-      if (call.phase === RINGING && message.cseqNumber === call.inviteCseq && call.failLocal === 0 && !call.cancelled) {
-        answer(call, at, local);
-        return BEGIN;
+      // is why an ACK never answers a call whose failure is settling. The 200 OK it acknowledges
+      // marks the answer; with several agents sharing a call, that 200 OK may be handled after
+      // the ACK, so the ACK only answers once it has waited for it (applySweep), or at a BYE.
+      if (call.phase === RINGING && message.cseqNumber === call.inviteCseq && call.failLocal === 0 && !call.cancelled && call.ackLocal === 0) {
+        call.ackAt = at;
+        call.ackLocal = local;
       }
       return NOTHING;
     case 'BYE':
+      if (call.phase === RINGING && call.ackLocal > 0 && call.failLocal === 0 && !call.cancelled) {
+        answer(call, call.ackAt, call.ackLocal);
+        return ACK_BEGIN_END;
+      }
       if (call.phase === RINGING) {
         // A BYE exists only inside an established dialog: the answer was missed. Begin and end
         // at the BYE so that the call is at least recorded.
@@ -288,6 +317,8 @@ function onInvite(call: CallState, message: TrackableSipMessage): void {
     call.failLocal = 0;
     call.failStatus = 0;
     call.cancelled = false;
+    call.ackAt = 0;
+    call.ackLocal = 0;
   } else if (!call.cancelled) {
     // Another copy of the INVITE, e.g. forwarded to the next carrier after a failure.
     call.failLocal = 0;
@@ -323,15 +354,20 @@ function startFailing(call: CallState, status: number, at: Micros, local: Micros
 }
 
 /**
- * Applies the timeouts at local time `now`: a failing attempt settles, an answered call older than
+ * Applies the timeouts at local time `now`: a failing attempt settles, an ACK that waited long
+ * enough for its 200 OK answers the call (BEGIN: the call goes on), an answered call older than
  * the maximum duration is closed, an unanswered INVITE is forgotten (or failed, when a failure was
- * captured). Does not change the record: a timeout always finishes the call.
+ * captured). Only the ACK's answer changes the record; every other outcome finishes the call.
  */
-export function applySweep(call: CallRecord, now: Micros, settings: CallRuleSettings): StepOutcome {
+export function applySweep(call: CallState, now: Micros, settings: CallRuleSettings): StepOutcome {
   if (call.phase === ANSWERED) {
     return now - call.answeredLocal >= settings.maxCallDurationMicros ? TIMED_OUT : NOTHING;
   }
   if (call.failLocal > 0 && now - call.failLocal >= settings.settleMicros) return FAILED;
+  if (ackAnswers(call) && now - call.ackLocal >= settings.ackSettleMicros) {
+    answer(call, call.ackAt, call.ackLocal);
+    return BEGIN;
+  }
   if (now - call.openedLocal >= settings.unansweredTimeoutMicros) return call.failStatus > 0 ? FAILED : FORGOTTEN;
   return NOTHING;
 }
@@ -340,7 +376,13 @@ export function applySweep(call: CallRecord, now: Micros, settings: CallRuleSett
 export function nextDeadline(call: CallRecord, settings: CallRuleSettings): Micros {
   if (call.phase === ANSWERED) return call.answeredLocal + settings.maxCallDurationMicros;
   const unanswered = call.openedLocal + settings.unansweredTimeoutMicros;
-  return call.failLocal > 0 ? Math.min(call.failLocal + settings.settleMicros, unanswered) : unanswered;
+  if (call.failLocal > 0) return Math.min(call.failLocal + settings.settleMicros, unanswered);
+  return ackAnswers(call) ? Math.min(call.ackLocal + settings.ackSettleMicros, unanswered) : unanswered;
+}
+
+/** A ringing call's ACK that will answer it unless its 200 OK shows up first. */
+function ackAnswers(call: CallRecord): boolean {
+  return call.ackLocal > 0 && call.failLocal === 0 && !call.cancelled;
 }
 
 /**
@@ -362,6 +404,12 @@ export function reportOutcome(
       return;
     case BEGIN_END:
       counters.answer_not_captured++;
+      counters.answered++;
+      emit({ kind: 'begin', call, timestamp: call.answeredAt });
+      counters.ended++;
+      emit({ kind: 'end', call, timestamp: Math.max(at, call.answeredAt), answeredAt: call.answeredAt });
+      return;
+    case ACK_BEGIN_END:
       counters.answered++;
       emit({ kind: 'begin', call, timestamp: call.answeredAt });
       counters.ended++;

@@ -7,7 +7,8 @@
 //   Call-ID there), else by the SIP Call-ID; replies traced without correlation still find the
 //   call through its Call-ID.
 // - An initial INVITE (no To tag) with at least one account tag opens a call. A 2xx to the
-//   INVITE's CSeq answers it; an ACK answers it only when no 2xx was captured. It begins once.
+//   INVITE's CSeq answers it; an ACK answers it only when no 2xx was captured: it waits a moment
+//   for one (another agent sharing the call may handle the 2xx late). It begins once.
 // - The first BYE from either side ends it. Later copies (retransmissions, mirrored copies from
 //   several hops) meet a tombstone and change nothing.
 // - CANCEL or a final 3xx-6xx makes the attempt "failing". It is not final at once, because the
@@ -21,6 +22,7 @@ import type { Micros } from '../domain/types.ts';
 import type { CallIntentSink } from './call-intents.ts';
 import {
   CallState,
+  DEFAULT_ACK_SETTLE_MICROS,
   FINISHED_FROM,
   NOTHING,
   applyMessage,
@@ -52,6 +54,8 @@ export interface CallTrackerOptions<M extends TrackableSipMessage> {
   unansweredTimeoutMicros: Micros;
   /** How long a failing attempt may still turn into an answered call. Default 5 s. */
   failureSettleMicros?: Micros;
+  /** How long an ACK waits for its 200 OK before it answers the call (call-rules.ts). */
+  ackSettleMicros?: Micros;
   /** How long a finished call's id keeps absorbing late copies. Default 180 s. */
   finishedGraceMicros?: Micros;
   /** Hard cap on tracked calls, so a flood of INVITEs cannot exhaust memory. Default 1,000,000. */
@@ -101,6 +105,7 @@ export class CallTracker<M extends TrackableSipMessage = TrackableSipMessage> im
       maxCallDurationMicros: options.maxCallDurationMicros,
       unansweredTimeoutMicros: options.unansweredTimeoutMicros,
       settleMicros: options.failureSettleMicros ?? 5_000_000,
+      ackSettleMicros: options.ackSettleMicros ?? DEFAULT_ACK_SETTLE_MICROS,
     };
     this.graceMicros = options.finishedGraceMicros ?? 180_000_000;
     this.maxTrackedCalls = options.maxTrackedCalls ?? 1_000_000;
@@ -155,7 +160,7 @@ export class CallTracker<M extends TrackableSipMessage = TrackableSipMessage> im
     for (const call of this.calls.values()) {
       const outcome = applySweep(call, now, this.rules);
       if (outcome === NOTHING) continue;
-      this.finish(call, now);
+      if (outcome >= FINISHED_FROM) this.finish(call, now);
       reportOutcome(outcome, call, now, this.counters, this.options.emit, this.rules);
     }
     const second = Math.floor((now - this.epochMicros) / 1_000_000);

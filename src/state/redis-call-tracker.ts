@@ -28,6 +28,7 @@ import type { Micros } from '../domain/types.ts';
 import type { CallIntentSink } from '../calls/call-intents.ts';
 import {
   CallState,
+  DEFAULT_ACK_SETTLE_MICROS,
   FINISHED_FROM,
   NOTHING,
   applyMessage,
@@ -62,6 +63,8 @@ export interface RedisCallTrackerOptions<M extends TrackableSipMessage> {
   unansweredTimeoutMicros: Micros;
   /** Default 5 s. */
   failureSettleMicros?: Micros;
+  /** How long an ACK waits for its 200 OK before it answers the call (call-rules.ts). */
+  ackSettleMicros?: Micros;
   /** How long a finished call's id keeps absorbing late copies. Default 180 s. */
   finishedGraceMicros?: Micros;
   /** How long an early message waits for its INVITE. Default 30 s. */
@@ -178,6 +181,7 @@ export class RedisCallTracker<M extends TrackableSipMessage = TrackableSipMessag
       maxCallDurationMicros: options.maxCallDurationMicros,
       unansweredTimeoutMicros: options.unansweredTimeoutMicros,
       settleMicros: options.failureSettleMicros ?? 5_000_000,
+      ackSettleMicros: options.ackSettleMicros ?? DEFAULT_ACK_SETTLE_MICROS,
     };
     this.graceMs = Math.ceil((options.finishedGraceMicros ?? 180_000_000) / 1000);
     // A safety net only: an answered call may start up to the unanswered timeout after its INVITE.

@@ -9,6 +9,7 @@ import pino from 'pino';
 import {
   ANSWERED,
   BEGIN,
+  ACK_BEGIN_END,
   BEGIN_END,
   CallState,
   END,
@@ -32,7 +33,7 @@ import { SERVICES, skipUnlessServices } from '../support/services.ts';
 const SECOND = 1_000_000;
 const T0 = 1_795_421_493_359_767;
 const LOCAL0 = 1_800_000_000_000_000;
-const RULES = { maxCallDurationMicros: 3600 * SECOND, unansweredTimeoutMicros: 300 * SECOND, settleMicros: 5 * SECOND };
+const RULES = { maxCallDurationMicros: 3600 * SECOND, unansweredTimeoutMicros: 300 * SECOND, settleMicros: 5 * SECOND, ackSettleMicros: 2 * SECOND };
 
 const req = (method: string, cseq: number, toTag: string | null = 'b'): TrackableSipMessage => ({
   isRequest: true,
@@ -75,9 +76,44 @@ describe('call rules', () => {
     assert.equal(nextDeadline(call, RULES), LOCAL0 + 10 + RULES.settleMicros);
     assert.equal(applySweep(call, LOCAL0 + 10 + RULES.settleMicros, RULES), FAILED);
     const answered = ringing();
-    applyMessage(answered, req('ACK', 1), T0 + 20, LOCAL0 + 20);
+    assert.equal(applyMessage(answered, req('ACK', 1), T0 + 20, LOCAL0 + 20), NOTHING);
+    assert.equal(nextDeadline(answered, RULES), LOCAL0 + 20 + RULES.ackSettleMicros);
+    assert.equal(applySweep(answered, LOCAL0 + 20 + RULES.ackSettleMicros - 1, RULES), NOTHING);
+    assert.equal(applySweep(answered, LOCAL0 + 20 + RULES.ackSettleMicros, RULES), BEGIN);
+    assert.equal(answered.answeredAt, T0 + 20);
     assert.equal(nextDeadline(answered, RULES), LOCAL0 + 20 + RULES.maxCallDurationMicros);
     assert.equal(applySweep(answered, LOCAL0 + 20 + RULES.maxCallDurationMicros, RULES), TIMED_OUT);
+  });
+
+  test('an ACK waits for the 200 OK it acknowledges, handled late by another agent', () => {
+    const call = ringing();
+    assert.equal(applyMessage(call, req('ACK', 1), T0 + 300, LOCAL0 + 300), NOTHING);
+    assert.equal(applyMessage(call, req('ACK', 1), T0 + 310, LOCAL0 + 310), NOTHING); // a copy
+    assert.equal(call.ackAt, T0 + 300);
+    assert.equal(applyMessage(call, res(200, 1), T0 + 200, LOCAL0 + 400), BEGIN);
+    assert.equal(call.answeredAt, T0 + 200);
+    assert.equal(applySweep(call, LOCAL0 + 300 + RULES.ackSettleMicros, RULES), NOTHING);
+  });
+
+  test('a BYE after an ACK still waiting begins the call at the ACK and ends it', () => {
+    const call = ringing();
+    applyMessage(call, req('ACK', 1), T0 + 300, LOCAL0 + 300);
+    assert.equal(applyMessage(call, req('BYE', 2), T0 + 5 * SECOND, LOCAL0 + 400), ACK_BEGIN_END);
+    assert.equal(call.answeredAt, T0 + 300);
+  });
+
+  test('an ACK handled before the failure it acknowledges does not answer the call', () => {
+    const call = ringing();
+    applyMessage(call, req('ACK', 1), T0 + 300, LOCAL0 + 300);
+    applyMessage(call, res(486, 1), T0 + 200, LOCAL0 + 400);
+    assert.equal(applySweep(call, LOCAL0 + 300 + RULES.ackSettleMicros, RULES), NOTHING);
+    assert.equal(applySweep(call, LOCAL0 + 400 + RULES.settleMicros, RULES), FAILED);
+    // A new attempt (after a challenge) forgets the old attempt's ACK.
+    const retried = ringing();
+    applyMessage(retried, req('ACK', 1), T0 + 300, LOCAL0 + 300);
+    applyMessage(retried, req('INVITE', 2, null), T0 + 400, LOCAL0 + 400);
+    assert.equal(retried.ackLocal, 0);
+    assert.equal(nextDeadline(retried, RULES), LOCAL0 + RULES.unansweredTimeoutMicros);
   });
 
   test('a record survives JSON; records that are not calls are refused', () => {
@@ -86,7 +122,14 @@ describe('call rules', () => {
     const back = callStateFromRecord(JSON.parse(JSON.stringify(callRecordOf(call))));
     assert.deepEqual(back === null ? null : callRecordOf(back), callRecordOf(call));
     assert.equal(back?.cancelled, true);
-    for (const bad of [null, 42, 'x', {}, { ...callRecordOf(call), phase: 7 }, { ...callRecordOf(call), key: '' }, { ...callRecordOf(call), invitedAt: 1.5 }]) {
+    const acked = ringing();
+    applyMessage(acked, req('ACK', 1), T0 + 5, LOCAL0 + 5);
+    const ackedBack = callStateFromRecord(JSON.parse(JSON.stringify(callRecordOf(acked))));
+    assert.deepEqual(ackedBack === null ? null : callRecordOf(ackedBack), callRecordOf(acked));
+    // Records written before the ACK waited for its 200 OK have no ACK fields.
+    const { ackAt: _ackAt, ackLocal: _ackLocal, ...older } = callRecordOf(call);
+    assert.equal(callStateFromRecord(older)?.ackLocal, 0);
+    for (const bad of [null, 42, 'x', {}, { ...callRecordOf(call), phase: 7 }, { ...callRecordOf(call), key: '' }, { ...callRecordOf(call), invitedAt: 1.5 }, { ...callRecordOf(call), ackAt: 'x' }]) {
       assert.equal(callStateFromRecord(bad), null, JSON.stringify(bad));
     }
   });

@@ -305,6 +305,31 @@ describe('CallTracker', () => {
     assert.deepEqual(h.summary(), ['begin@622171', 'end@1628078']);
   });
 
+  test('an ACK without its 200 OK answers the call at the ACK once it has waited for the 200 OK', () => {
+    const h = harness();
+    h.feed(request('INVITE', 1), T0);
+    h.feed(request('ACK', 1), T0 + 622_171);
+    assert.deepEqual(h.summary(), []);
+    h.sweepAfter(1 * SECOND);
+    assert.deepEqual(h.summary(), []);
+    h.sweepAfter(1 * SECOND);
+    assert.deepEqual(h.summary(), ['begin@622171']);
+    assert.equal(h.tracker.trackedCalls, 1); // answered, not finished
+    h.feed(request('BYE', 2), T0 + 9 * SECOND);
+    assert.deepEqual(h.summary(), ['begin@622171', `end@${9 * SECOND}`]);
+    assert.equal(h.tracker.counters.answer_not_captured, 0);
+  });
+
+  test('a 200 OK handled after its ACK (another agent lagging) still marks the answer', () => {
+    const h = harness();
+    h.feed(request('INVITE', 1), T0);
+    h.feed(request('ACK', 1), T0 + 3_000);
+    h.feed(response(200, 1), T0 + 2_795);
+    h.sweepAfter(5 * SECOND);
+    h.feed(request('BYE', 2), T0 + 9 * SECOND);
+    assert.deepEqual(h.summary(), ['begin@2795', `end@${9 * SECOND}`]);
+  });
+
   test('a BYE for a ringing call (answer never captured) begins and ends it at the BYE', () => {
     const h = harness();
     h.feed(request('INVITE', 1), T0);
