@@ -469,6 +469,69 @@ export function defineStorageContract(label: string, open: OpenStorage): void {
         });
       });
 
+      test('preloadAccounts changes no answer: reads after it, and after a write, are what they would be without it', async () => {
+        await tx(async (repo) => {
+          await addAccount(repo, 'a1', { balance: 70, tags: ['x'], linked_accounts: ['a2'] });
+          await addAccount(repo, 'a2', { balance: 5 });
+          await addAccount(repo, 'a1', { balance: 1 }, 'other');
+          await repo.insertRunning(running('a1', 'call-1', { destination_rate: FROZEN }));
+          await repo.insertRunning(running('a1', 'call-2'));
+        });
+        // The same reads, with and without the hint first.
+        const reads = async (repo: Repository): Promise<unknown[]> => [
+          await repo.get('account', { key: { tenant: 'default', account_tag: 'a1' } }),
+          await repo.get('account', { key: { tenant: 'default', account_tag: 'ghost' } }),
+          await repo.get('account', { key: { tenant: 'other', account_tag: 'a1' } }),
+          await repo.getAccountWithRunning('default', 'a1', { transactionTag: 'call-1' }),
+          await repo.getAccountWithRunning('default', 'a2', { transactionTag: 'call-1' }),
+          await repo.getAccountWithRunning('default', 'a1', { transactionTag: 'call-2' }),
+          await repo.getAccountWithRunning('default', 'a1'),
+          await repo.getAccountWithRunning('default', 'ghost', { transactionTag: 'call-1' }),
+        ];
+        const plain = await tx(reads);
+        for (const tags of [['a1', 'a2'], ['a1', 'ghost'], ['a2'], ['a1', 'a2', 'ghost']]) {
+          const hinted = await tx(async (repo) => {
+            await repo.preloadAccounts?.('default', tags, 'call-1');
+            return reads(repo);
+          });
+          assert.deepEqual(hinted, plain, `preloaded ${tags.join(', ')}`);
+        }
+        await tx(async (repo) => {
+          await repo.preloadAccounts?.('default', ['a1', 'a2'], 'call-1');
+          // A caller changing what it got changes nothing for the next reader.
+          const first = await repo.getAccountWithRunning('default', 'a1', { transactionTag: 'call-1' });
+          assert.ok(first !== null && first.running[0].destination_rate !== null && first.account.tags !== null);
+          first.account.balance = -1;
+          first.account.tags.push('changed');
+          first.running[0].destination_rate.rate = 999;
+          const account = await repo.get('account', { key: { tenant: 'default', account_tag: 'a1' } });
+          assert.ok(account !== null);
+          account.linked_accounts?.push('changed');
+          assert.deepEqual(await repo.getAccountWithRunning('default', 'a1', { transactionTag: 'call-1' }), plain[3]);
+          assert.deepEqual(await repo.get('account', { key: { tenant: 'default', account_tag: 'a1' } }), plain[0]);
+          // Every kind of write is seen by the reads that follow it.
+          assert.equal(await repo.addToBalance('default', 'a1', 5), true);
+          assert.equal((await repo.get('account', { key: { tenant: 'default', account_tag: 'a1' } }))?.balance, 75);
+          assert.equal(await repo.deleteRunning('default', 'a1', 'call-1'), 1);
+          assert.deepEqual((await repo.getAccountWithRunning('default', 'a1', { transactionTag: 'call-1' }))?.running, []);
+          await repo.preloadAccounts?.('default', ['a1', 'a2'], 'call-1');
+          assert.equal(await repo.insertRunning(running('a2', 'call-1', { inbound: true })), true);
+          assert.deepEqual((await repo.getAccountWithRunning('default', 'a2', { transactionTag: 'call-1' }))?.running, [running('a2', 'call-1', { inbound: true })]);
+          await repo.preloadAccounts?.('default', ['a1', 'a2'], 'call-1');
+          await repo.upsert('account', { key: { tenant: 'default', account_tag: 'a2' } }, { active: false });
+          assert.equal((await repo.get('account', { key: { tenant: 'default', account_tag: 'a2' } }))?.active, false);
+          await repo.preloadAccounts?.('default', ['a1', 'a2'], 'call-1');
+          assert.equal(await repo.adjustBalances('default', null, null, 'set', 3), 2);
+          assert.equal((await repo.get('account', { key: { tenant: 'default', account_tag: 'a2' } }))?.balance, 3);
+          await repo.preloadAccounts?.('default', ['a1', 'a2'], 'call-1');
+          assert.notEqual(await repo.delete('account', { key: { tenant: 'default', account_tag: 'a2' } }), null);
+          assert.equal(await repo.getAccountWithRunning('default', 'a2', { transactionTag: 'call-1' }), null);
+          await repo.preloadAccounts?.('default', ['a1', 'ghost'], 'call-1');
+          await addAccount(repo, 'ghost');
+          assert.equal((await repo.get('account', { key: { tenant: 'default', account_tag: 'ghost' } }))?.account_tag, 'ghost');
+        });
+      });
+
       test('insert unlessSettled refuses a call that has an outcome for that account', async () => {
         await tx(async (repo) => {
           await addAccount(repo, 'a1');

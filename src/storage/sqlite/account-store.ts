@@ -55,6 +55,10 @@ const SQL = {
   accountWithOneRunning:
     `SELECT ${jsonArraySql(ACCOUNT_WITH_RUNNING_ROW)} FROM accounts a ` +
     `LEFT JOIN ${RUNNING_TABLE} r ON r.account_id = a.id AND r.transaction_tag = ? WHERE a.tenant = ? AND a.account_tag = ?`,
+  // Both parties of a call in one statement (the natural key makes it one row per account).
+  twoAccountsWithOneRunning:
+    `SELECT ${jsonArraySql(ACCOUNT_WITH_RUNNING_ROW)} FROM accounts a ` +
+    `LEFT JOIN ${RUNNING_TABLE} r ON r.account_id = a.id AND r.transaction_tag = ? WHERE a.tenant = ? AND a.account_tag IN (?, ?)`,
   insertRunningUnlessSettled: RUNNING_WITH_OUTCOME_CHECK,
   addToBalance: 'UPDATE accounts SET balance = balance + ? WHERE tenant = ? AND account_tag = ?',
   listRunning:
@@ -81,24 +85,59 @@ type RawRow = readonly unknown[];
  * Decodes [tenant, account_tag, ...RUNNING_FIELDS] rows. JSON columns are text in raw rows and
  * already parsed in json_array rows (`parsed`).
  */
-function decodeRunning(row: RawRow, parsed = false): RunningTransaction {
+function decodeRunning(row: RawRow, parsed = false, offset = 0): RunningTransaction {
+  const end = row[offset + 14];
   return {
-    tenant: row[0] as string,
-    account_tag: row[1] as string,
-    transaction_tag: row[2] as string,
-    proxy_tag: row[3] as string | null,
-    source: row[4] as string | null,
-    source_ip: row[5] as string | null,
-    destination: row[6] as string | null,
-    carrier_ip: row[7] as string | null,
-    tags: (parsed ? row[8] : decodeValue('json', row[8])) as string[] | null,
-    destination_rate: (parsed ? row[9] : decodeValue('json', row[9])) as FrozenRate | null,
-    in_progress: row[10] !== 0,
-    inbound: row[11] !== 0,
-    primary: row[12] !== 0,
-    timestamp_begin: Number(row[13]),
-    timestamp_end: row[14] === null ? null : Number(row[14]),
+    tenant: row[offset] as string,
+    account_tag: row[offset + 1] as string,
+    transaction_tag: row[offset + 2] as string,
+    proxy_tag: row[offset + 3] as string | null,
+    source: row[offset + 4] as string | null,
+    source_ip: row[offset + 5] as string | null,
+    destination: row[offset + 6] as string | null,
+    carrier_ip: row[offset + 7] as string | null,
+    tags: (parsed ? row[offset + 8] : decodeValue('json', row[offset + 8])) as string[] | null,
+    destination_rate: (parsed ? row[offset + 9] : decodeValue('json', row[offset + 9])) as FrozenRate | null,
+    in_progress: row[offset + 10] !== 0,
+    inbound: row[offset + 11] !== 0,
+    primary: row[offset + 12] !== 0,
+    timestamp_begin: Number(row[offset + 13]),
+    timestamp_end: end === null ? null : Number(end),
   };
+}
+
+/** An account with its running transaction of one call (null when it has none). */
+export interface AccountWithRunning {
+  account: Account;
+  running: RunningTransaction | null;
+}
+
+/** A copy of a decoded JSON value (arrays and plain objects), so that callers never share one. */
+function copyJson<T>(value: T): T {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(copyJson) as T;
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) copy[key] = copyJson((value as Record<string, unknown>)[key]);
+  return copy as T;
+}
+
+/** A copy of an account as decoded from a row, sharing nothing with it. */
+export function copyAccount(account: Account): Account {
+  const copy = { ...account };
+  if (copy.tags !== null) copy.tags = copy.tags.slice();
+  if (copy.pricelist_tags !== null) copy.pricelist_tags = copy.pricelist_tags.slice();
+  if (copy.carrier_tags !== null) copy.carrier_tags = copy.carrier_tags.slice();
+  if (copy.carrier_tags_override !== null) copy.carrier_tags_override = copy.carrier_tags_override.slice();
+  if (copy.linked_accounts !== null) copy.linked_accounts = copy.linked_accounts.slice();
+  return copy;
+}
+
+/** A copy of a running transaction as decoded from a row, sharing nothing with it. */
+export function copyRunning(rt: RunningTransaction): RunningTransaction {
+  const copy = { ...rt };
+  if (copy.tags !== null) copy.tags = copy.tags.slice();
+  if (copy.destination_rate !== null) copy.destination_rate = copyJson(copy.destination_rate);
+  return copy;
 }
 
 export class AccountStore {
@@ -151,30 +190,51 @@ export class AccountStore {
     const width = ACCOUNT_SPEC.columns.length;
     const account = decodeAccount(rows[0]) as unknown as Account;
     // The LEFT JOIN leaves the running transaction's columns null when the account has none.
-    const running = rows[0][width + 2] === null ? [] : rows.map((row) => decodeRunning(row.slice(width), true));
+    const running = rows[0][width + 2] === null ? [] : rows.map((row) => decodeRunning(row, true, width));
     return { account, running };
   }
 
+  /**
+   * Accounts of one tenant, each with its running transaction of `transactionTag`, keyed by
+   * account tag; a tag without an account maps to null. Two tags take one statement.
+   */
+  accountsWithOneRunning(tenant: string, accountTags: readonly string[], transactionTag: string): Map<string, AccountWithRunning | null> {
+    const found = new Map<string, AccountWithRunning | null>();
+    for (const tag of accountTags) found.set(tag, null);
+    const width = ACCOUNT_SPEC.columns.length;
+    const note = (text: unknown): void => {
+      const row = parseJsonRow(text);
+      const account = decodeAccount(row) as unknown as Account;
+      found.set(account.account_tag, { account, running: row[width + 2] === null ? null : decodeRunning(row, true, width) });
+    };
+    if (accountTags.length === 2) {
+      const rows = this.statements.get(SQL.twoAccountsWithOneRunning, 'pluck').all(transactionTag, tenant, accountTags[0], accountTags[1]);
+      for (const text of rows) note(text);
+    } else {
+      const statement = this.statements.get(SQL.accountWithOneRunning, 'pluck');
+      for (const tag of accountTags) {
+        const text = statement.get(transactionTag, tenant, tag);
+        if (text !== undefined) note(text);
+      }
+    }
+    return found;
+  }
+
   insertRunning(rt: RunningTransaction, unlessSettled = false): boolean {
-    const params = [
-      rt.transaction_tag,
-      rt.proxy_tag,
-      rt.source,
-      rt.source_ip,
-      rt.destination,
-      rt.carrier_ip,
-      encodeValue('json', rt.tags),
-      encodeValue('json', rt.destination_rate),
-      encodeValue('bool', rt.in_progress),
-      encodeValue('bool', rt.inbound),
-      encodeValue('bool', rt.primary),
-      rt.timestamp_begin,
-      rt.timestamp_end,
-      rt.tenant,
-      rt.account_tag,
-    ];
-    if (unlessSettled) return this.statements.get(SQL.insertRunningUnlessSettled).run(...params, rt.transaction_tag).changes > 0;
-    return this.statements.get(SQL.insertRunning).run(...params).changes > 0;
+    // Arguments written out rather than spread from an array: this runs for every account of
+    // every call begun.
+    const tags = encodeValue('json', rt.tags);
+    const rate = encodeValue('json', rt.destination_rate);
+    const inProgress = encodeValue('bool', rt.in_progress);
+    const inbound = encodeValue('bool', rt.inbound);
+    const primary = encodeValue('bool', rt.primary);
+    const statement = this.statements.get(unlessSettled ? SQL.insertRunningUnlessSettled : SQL.insertRunning);
+    const result = unlessSettled
+      ? statement.run(rt.transaction_tag, rt.proxy_tag, rt.source, rt.source_ip, rt.destination, rt.carrier_ip, tags, rate, inProgress, inbound, primary,
+          rt.timestamp_begin, rt.timestamp_end, rt.tenant, rt.account_tag, rt.transaction_tag)
+      : statement.run(rt.transaction_tag, rt.proxy_tag, rt.source, rt.source_ip, rt.destination, rt.carrier_ip, tags, rate, inProgress, inbound, primary,
+          rt.timestamp_begin, rt.timestamp_end, rt.tenant, rt.account_tag);
+    return result.changes > 0;
   }
 
   endRunning(tenant: string, accountTag: string, transactionTag: string, timestampEnd: Micros): RunningTransaction | null {
