@@ -442,7 +442,28 @@ describe('postgres preloadAccounts: reads after it are the reads without it', { 
         { key: { tenant: TENANT, account_tag: '1000' } },
         { type: 'PREPAID', balance: 100, active: true, tags: ['gold'], linked_accounts: ['2000'], pricelist_tags: ['TESTS'] },
       );
-      await repo.upsert('account', { key: { tenant: TENANT, account_tag: '2000' } }, { type: 'POSTPAID', balance: -5, active: false });
+      // Every field set, so that the preloaded row's decoding is compared field by field.
+      await repo.upsert(
+        'account',
+        { key: { tenant: TENANT, account_tag: '2000' } },
+        {
+          type: 'POSTPAID',
+          balance: -(2 ** 53 - 1),
+          active: false,
+          name: 'Two thousand',
+          customer_tag: 'cust',
+          notification_email: 'a@example.com',
+          notification_mobile: '+39123',
+          max_concurrent_transactions: 3,
+          max_inbound_transactions: 2,
+          max_outbound_transactions: 1,
+          carrier_tags: ['TESTS'],
+          carrier_tags_override: ['OTHER'],
+          pricelist_tags: ['TESTS', 'MORE'],
+          tags: ['silver', 'x'],
+          linked_accounts: ['1000', 'nobody'],
+        },
+      );
       await repo.upsert('account', { key: { tenant: OTHER, account_tag: '1000' } }, { type: 'POSTPAID', balance: 7, active: true });
       assert.equal(await repo.insertRunning(running(TENANT, '1000', 'earlier', 1)), true);
       assert.equal(await repo.insertRunning(running(TENANT, '1000', CALL, 2)), true);
@@ -518,6 +539,19 @@ describe('postgres preloadAccounts: reads after it are the reads without it', { 
         await repo.delete('account', { key: { tenant: TENANT, account_tag: 'nobody' } });
         assert.equal(await getAccount(repo, 'nobody'), null);
         assert.equal(await repo.getAccountWithRunning(TENANT, 'nobody', { transactionTag: CALL }), null);
+        throw new Error('undo');
+      })
+      .catch(undo);
+  });
+
+  test('a write sent while the preload is under way shows in the reads after it', async () => {
+    await storage
+      .transaction(async (repo) => {
+        const preloading = preload(repo, ['1000', '2000']);
+        const writing = repo.addToBalance(TENANT, '1000', -40);
+        await Promise.all([preloading, writing]);
+        assert.equal((await getAccount(repo, '1000'))?.balance, 60);
+        assert.equal((await repo.getAccountWithRunning(TENANT, '1000', { transactionTag: CALL }))?.account.balance, 60);
         throw new Error('undo');
       })
       .catch(undo);
@@ -750,6 +784,9 @@ describe('the engine on PostgreSQL (batched writes) equals the engine on SQLite 
     assert.deepEqual(ended.answer, OK);
     const again = await both((engine) => engine.endTransaction(end('c2', '1000', '5000', NOW + 40 * SECOND)));
     assert.deepEqual(again.state, ended.state, 'a repeated end changes nothing');
+    // 30 s at 2 a second plus 5, once, on top of c1's 185.
+    const caller = await pg.storage.transaction((repo) => repo.get('account', { key: { tenant: 'default', account_tag: '1000' } }));
+    assert.equal(caller?.balance, 10_000 - 185 - 65);
   });
 
   test('completeTransaction (begin and end in one) equals too, and repeating it changes nothing', async () => {
