@@ -60,7 +60,7 @@ const withoutTenant = <T extends { tenant: string }>(value: T): Omit<T, 'tenant'
   return rest;
 };
 
-/** The transaction tenant `a` and tenant `b` each ran `work` in: what `a`'s must equal `b`'s. */
+/** `work` run for each of the two tenants, each in a transaction of its own. */
 async function inTenants<T>(storage: Storage, tenants: readonly [string, string], work: (repo: Repository, tenant: string) => Promise<T>): Promise<[T, T]> {
   const first = await storage.transaction((repo) => work(repo, tenants[0]));
   const second = await storage.transaction((repo) => work(repo, tenants[1]));
@@ -156,7 +156,7 @@ describe('postgres insertRunningAll equals insertRunning one by one', { skip }, 
     await dropSchema(schema);
   });
 
-  test('two new accounts: both inserted, in the order given', async () => {
+  test('new accounts: all inserted, in the order given', async () => {
     const scenario = { accounts: [fresh, fresh, fresh], inserts: [2, 0, 1], unlessSettled: true };
     assert.deepEqual(await compareInserts(storage, scenario), [true, true, true]);
     const order = await storage.transaction(async (repo) => (await repo.findRunningByTransaction(`ins${tenantCount}-all`, CALL)).map((rt) => rt.account_tag));
