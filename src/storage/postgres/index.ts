@@ -10,7 +10,7 @@ import { applyMigrations, verifyCatalogueColumns, type Migration, MIGRATIONS } f
 import { RatesChangeListener } from './rates-listener.ts';
 import { RatesVersionCache } from './rates-version-cache.ts';
 import { quoteIdentifier as q } from './sql.ts';
-import { runTransaction, type TransactionSettings } from './transaction.ts';
+import { TransactionLine, type TransactionSettings } from './transaction.ts';
 
 export interface PostgresStorageOptions {
   /** postgres://user:password@host:port/database, optionally with ?schema=NAME. */
@@ -66,7 +66,7 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
       cache: ratesVersions,
       logger,
     });
-    return new PostgresStorage(pool, location.schema, listener, {
+    return new PostgresStorage(pool, poolSize, location.schema, listener, {
       // The schema name is a checked identifier ([a-z0-9_]), safe inside a literal.
       laneLockArguments: `${LANE_LOCK_CLASS}, hashtext('${location.schema}')`,
       maxAttempts: Number.isFinite(options.maxAttempts) ? Math.max(1, Math.trunc(options.maxAttempts ?? 1)) : DEFAULT_MAX_ATTEMPTS,
@@ -92,14 +92,18 @@ async function pickFoldCollation(pool: pg.Pool): Promise<string> {
 class PostgresStorage implements Storage {
   readonly #inFlight = new Set<Promise<unknown>>();
   #closing: Promise<void> | null = null;
+  private readonly line: TransactionLine;
 
   constructor(
     private readonly pool: pg.Pool,
+    poolSize: number,
     private readonly schema: string,
     private readonly ratesListener: RatesChangeListener,
     private readonly settings: TransactionSettings,
     private readonly migrations: readonly Migration[],
-  ) {}
+  ) {
+    this.line = new TransactionLine(pool, poolSize, settings);
+  }
 
   // Rates versions are cached only once this process has seen the schema migrated: before the
   // migration that makes the rates trigger notify, a change would not reach the cache.
@@ -111,7 +115,7 @@ class PostgresStorage implements Storage {
   }
 
   transaction<T>(work: (repo: Repository) => Promise<T>): Promise<T> {
-    return this.#track(() => runTransaction(this.pool, work, this.settings));
+    return this.#track(() => this.line.run(work));
   }
 
   close(): Promise<void> {
