@@ -92,7 +92,7 @@ function ourFullPath(packet: Buffer): number {
   const m = sip.message;
   const callId = m.callId ?? decoded.message.correlationId ?? '';
   return callId.length + (m.cseqNumber ?? 0) + (m.cseqMethod?.length ?? 0) + (m.method?.length ?? 0) +
-    (m.from?.tag?.length ?? 0) + (m.to?.tag?.length ?? 0) + (decoded.message.timestampMicros === null ? 0 : 1);
+    (m.fromTag?.length ?? 0) + (m.toTag?.length ?? 0) + (decoded.message.timestampMicros === null ? 0 : 1);
 }
 
 function ourDecodeOnly(packet: Buffer): number {

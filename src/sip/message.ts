@@ -7,7 +7,7 @@ import { scanLayout, type HeaderTable } from './header-table.ts';
 import { CALL_ID, CSEQ, FROM, P_ASSERTED_IDENTITY, TO, VIA, type KnownHeader, type KnownHeaders } from './known-headers.ts';
 import { headerNameForms, type HeaderNameForms } from './header-names.ts';
 import { parseNameAddr } from './name-addr.ts';
-import { scanNameAddrIn } from './name-addr-bytes.ts';
+import { TAG_ABSENT, TAG_FOUND, scanNameAddrIn, scanTagIn, tagSpan } from './name-addr-bytes.ts';
 import { viaBranch } from './via.ts';
 import { parseCSeq, scanCSeq } from './cseq.ts';
 import { asciiText, equalsIgnoringCase, isAsciiSpan, utf8Text } from './bytes.ts';
@@ -46,6 +46,8 @@ export class CapturedSipMessage implements SipMessage {
   private cachedCseqMethod: string | null = null;
   private cachedFrom: SipNameAddr | null | undefined = undefined;
   private cachedTo: SipNameAddr | null | undefined = undefined;
+  private cachedFromTag: string | null | undefined = undefined;
+  private cachedToTag: string | null | undefined = undefined;
   private cachedPai: SipNameAddr | null | undefined = undefined;
   private cachedViaBranch: string | null | undefined = undefined;
   // latin1 text of the payload from the start line as far as the header scan had gone when it
@@ -111,6 +113,20 @@ export class CapturedSipMessage implements SipMessage {
   get to(): SipNameAddr | null {
     if (this.cachedTo === undefined) this.cachedTo = this.nameAddr(TO);
     return this.cachedTo;
+  }
+
+  get fromTag(): string | null {
+    if (this.cachedFromTag === undefined) {
+      this.cachedFromTag = this.cachedFrom !== undefined ? (this.cachedFrom?.tag ?? null) : this.tagOf(FROM);
+    }
+    return this.cachedFromTag;
+  }
+
+  get toTag(): string | null {
+    if (this.cachedToTag === undefined) {
+      this.cachedToTag = this.cachedTo !== undefined ? (this.cachedTo?.tag ?? null) : this.tagOf(TO);
+    }
+    return this.cachedToTag;
   }
 
   get pAssertedIdentity(): SipNameAddr | null {
@@ -210,6 +226,25 @@ export class CapturedSipMessage implements SipMessage {
     }
     const text = this.knownText(header);
     return text === null ? null : parseNameAddr(text);
+  }
+
+  /** The tag of the From or To name-addr; values the byte scan does not handle take the full parse. */
+  private tagOf(header: typeof FROM | typeof TO): string | null {
+    const known = this.known;
+    if (!known.isFolded(header)) {
+      const start = known.valueStart(header);
+      if (start === -1) return null;
+      const end = known.valueEnd(header);
+      const status = scanTagIn(this.payload, start, end);
+      if (status === TAG_ABSENT) return null;
+      if (status === TAG_FOUND) {
+        // Only printable ASCII is accepted, so a slice of the latin1 header text is exact.
+        const base = this.known.startLineStart;
+        return this.headerSource(end).slice(tagSpan.start - base, tagSpan.end - base);
+      }
+    }
+    const nameAddr = header === FROM ? this.from : this.to;
+    return nameAddr === null ? null : nameAddr.tag;
   }
 
   private isNamed(table: HeaderTable, index: number, forms: HeaderNameForms): boolean {

@@ -299,3 +299,74 @@ export function scanNameAddrIn(payload: Buffer, start: number, end: number, sour
     tag,
   };
 }
+
+/** Where scanTagIn found the tag value: payload[tagSpan.start, tagSpan.end), trimmed of spaces. */
+export const tagSpan = { start: 0, end: 0 };
+export const TAG_FOUND = 1;
+export const TAG_ABSENT = 0;
+export const TAG_UNHANDLED = -1;
+
+/**
+ * The tag parameter of the name-addr in payload[start, end), without building the name-addr: on
+ * TAG_FOUND the value's span is left in tagSpan (no string is made, the caller slices it from
+ * text it may already have). Accepts exactly the values scanNameAddrIn accepts and finds the same
+ * tag; TAG_UNHANDLED means the general parser must decide. The URI and display name are not
+ * looked at beyond the first pass, which is all the tag depends on.
+ */
+export function scanTagIn(payload: Buffer, start: number, end: number): number {
+  if (end <= start) return TAG_UNHANDLED;
+  let lt = -1;
+  let semi = -1;
+  let inQuotes = false;
+  let i = start;
+  for (; i < end; i++) {
+    const kind = BYTE_CLASS[payload[i]];
+    if (kind === PLAIN) continue;
+    if (kind === UNHANDLED) return TAG_UNHANDLED;
+    if (kind === QUOTE_CLASS) inQuotes = !inQuotes;
+    else if (kind === LT_CLASS) {
+      if (!inQuotes && lt === -1) lt = i;
+    } else if (kind === GT_CLASS) {
+      if (lt !== -1) break;
+    } else if (semi === -1) {
+      semi = i;
+    }
+  }
+  if (lt === -1) return semi === -1 ? TAG_ABSENT : tagSpanOf(payload, semi, end, false);
+  // i is the '>' closing the URI, or end when there is none (then nothing follows the URI).
+  return i === end ? TAG_ABSENT : tagSpanOf(payload, i + 1, end, true);
+}
+
+/**
+ * tagOf / checkedTagOf over payload[start, end), leaving the value's span in tagSpan. With
+ * `check`, the bytes are checked as in checkedTagOf, so every part is split even after the tag.
+ */
+function tagSpanOf(payload: Buffer, start: number, end: number, check: boolean): number {
+  let found = false;
+  let partStart = start;
+  while (partStart <= end) {
+    let partEnd = partStart;
+    let inQuotes = false;
+    let eq = -1;
+    while (partEnd < end) {
+      const byte = payload[partEnd];
+      if (check && BYTE_CLASS[byte] === UNHANDLED) return TAG_UNHANDLED;
+      if (byte === QUOTE) inQuotes = !inQuotes;
+      else if (byte === SEMICOLON && !inQuotes) break;
+      else if (byte === EQUALS && eq === -1) eq = partEnd;
+      partEnd++;
+    }
+    if (!found && isTagKey(payload, partStart, eq === -1 ? partEnd : eq)) {
+      found = true;
+      let valueStart = eq === -1 ? partEnd : eq + 1;
+      let valueEnd = partEnd;
+      while (valueStart < valueEnd && payload[valueStart] === SP) valueStart++;
+      while (valueEnd > valueStart && payload[valueEnd - 1] === SP) valueEnd--;
+      tagSpan.start = valueStart;
+      tagSpan.end = valueEnd;
+      if (!check) return TAG_FOUND;
+    }
+    partStart = partEnd + 1;
+  }
+  return found ? TAG_FOUND : TAG_ABSENT;
+}

@@ -28,6 +28,10 @@ export interface SipMessage {
   readonly cseqMethod: string | null;
   readonly from: SipNameAddr | null;
   readonly to: SipNameAddr | null;
+  /** from?.tag, read without building the name-addr when that is all a caller needs. */
+  readonly fromTag: string | null;
+  /** to?.tag, read without building the name-addr. */
+  readonly toTag: string | null;
   /** Branch of the top-most Via. */
   readonly viaBranch: string | null;
   readonly pAssertedIdentity: SipNameAddr | null;

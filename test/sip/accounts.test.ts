@@ -226,6 +226,8 @@ describe('createAccountIdentifier: rule details', () => {
       cseqMethod: 'INVITE',
       from: parsed.from,
       to: parsed.to,
+      fromTag: parsed.fromTag,
+      toTag: parsed.toTag,
       viaBranch: null,
       pAssertedIdentity: parsed.pAssertedIdentity,
       header: (name) => parsed.header(name),

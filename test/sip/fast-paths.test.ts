@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { parseNameAddr } from '../../src/sip/name-addr.ts';
-import { scanNameAddr } from '../../src/sip/name-addr-bytes.ts';
+import { TAG_ABSENT, TAG_FOUND, TAG_UNHANDLED, scanNameAddr, scanTagIn, tagSpan } from '../../src/sip/name-addr-bytes.ts';
 import { parseCSeq, scanCSeq } from '../../src/sip/cseq.ts';
 import { parseStartLine, scanStartLine } from '../../src/sip/start-line.ts';
 import { CALL_ID, CSEQ, FROM, P_ASSERTED_IDENTITY, TO, VIA, scanKnownHeaders, type KnownHeader } from '../../src/sip/known-headers.ts';
@@ -83,6 +83,85 @@ describe('SIP fast paths agree with the text parsers', () => {
       const fast = scanNameAddr(bytes, 0, bytes.length);
       assert.notEqual(fast, null, value);
       assert.deepEqual(fast, parseNameAddr(value), value);
+    }
+  });
+
+  test('tag scan: accepts what the name-addr scan accepts, with the same tag', () => {
+    // Mostly a name-addr whose parameters (where the tag scan splits and checks bytes on its
+    // own) are made of the characters that steer the split, the checks and the key match.
+    const paramPieces = [';', ';tag=', 'tag', 'TAG', '=', ' ', '"', ',', '\\', '\t', 'é', 'x', '>', '<', ';lr', '\x7f', '1'];
+    const withParams = fc
+      .tuple(nameAddrLike, fc.array(fc.constantFrom(...paramPieces), { maxLength: 10 }))
+      .map(([head, params]) => `${head}${params.join('')}`);
+    fc.assert(
+      fc.property(fc.oneof(text, nameAddrLike, withParams), (value) => {
+        const bytes = Buffer.from(`  ${value}\t`, 'utf8');
+        const { start, end } = trimmedBounds(bytes);
+        const full = scanNameAddr(bytes, start, end);
+        const status = scanTagIn(bytes, start, end);
+        const label = JSON.stringify(value);
+        if (full === null) {
+          assert.equal(status, TAG_UNHANDLED, label);
+          return;
+        }
+        assert.equal(full.tag, parseNameAddr(bytes.toString('utf8', start, end)).tag, label);
+        if (full.tag === null) assert.equal(status, TAG_ABSENT, label);
+        else {
+          assert.equal(status, TAG_FOUND, label);
+          assert.equal(bytes.toString('latin1', tagSpan.start, tagSpan.end), full.tag, label);
+        }
+      }),
+      RUNS,
+    );
+  });
+
+  test('fromTag and toTag equal from?.tag and to?.tag, whatever the values and the reading order', () => {
+    const value = fc.oneof(text, nameAddrLike, fc.constant(''));
+    const fold = fc.constantFrom('', '', '\r\n ;tag=f', '\r\n\t x', '\r\n');
+    const reads = fc.shuffledSubarray(['fromTag', 'from', 'toTag', 'to'] as const, { minLength: 2 });
+    fc.assert(
+      fc.property(value, fold, value, fold, fc.constantFrom('\r\n', '\n'), reads, (from, fromFold, to, toFold, end, order) => {
+        const lines = ['INVITE sip:a@b SIP/2.0', `From: ${from}${fromFold}`, `t: ${to}${toFold}`, 'Call-ID: c', '', ''];
+        const result = parseSip(Buffer.from(lines.join(end), 'utf8'));
+        if (!result.ok) return;
+        const m = result.message;
+        const read = order.map((field) => (field === 'from' || field === 'to' ? (m[field]?.tag ?? null) : m[field]));
+        const label = JSON.stringify(lines);
+        // Reference: a fresh parse whose name-addrs are built first.
+        const reference = parseSip(Buffer.from(lines.join(end), 'utf8'));
+        assert.ok(reference.ok);
+        const expected = { from: reference.message.from?.tag ?? null, to: reference.message.to?.tag ?? null };
+        order.forEach((field, i) => assert.equal(read[i], field.startsWith('from') ? expected.from : expected.to, `${label} ${field}`));
+        assert.equal(m.fromTag, expected.from, label);
+        assert.equal(m.toTag, expected.to, label);
+      }),
+      RUNS,
+    );
+  });
+
+  test('tags of the common shapes, and of values the byte scan leaves to the full parser', () => {
+    const cases: Array<[string, string | null]> = [
+      ['"Alice" <sip:1000@sip.example.com>;tag=22197SIPpTag001', '22197SIPpTag001'],
+      ['<sip:1001@sip.example.com>', null],
+      ['sip:bob@example.com;tag=x', 'x'],
+      ['<sip:bob@example.com;tag=uri-param>', null],
+      ['<sip:bob@example.com;tag=uri>;tag=header', 'header'],
+      ['"a;tag=q" <sip:b@c>', null],
+      ['<sip:b@c> ; TAG = v ', 'v'],
+      ['<sip:b@c>;tag', ''],
+      ['"J\\"D" <sip:b@c>;tag=esc', 'esc'],
+      ['<sip:b@c>;tag=1, <sip:d@e>;tag=2', '1'],
+      ['"Zoë" <sip:b@c>;tag=é', 'é'],
+    ];
+    for (const [value, tag] of cases) {
+      for (const header of ['From', 'To']) {
+        const result = parseSip(Buffer.from(`BYE sip:a@b SIP/2.0\r\n${header}: ${value}\r\n\r\n`, 'utf8'));
+        assert.ok(result.ok);
+        const m = result.message;
+        const fast = header === 'From' ? m.fromTag : m.toTag;
+        assert.equal(fast, tag, `${header}: ${value}`);
+        assert.equal((header === 'From' ? m.from : m.to)?.tag ?? null, tag, `${header}: ${value}`);
+      }
     }
   });
 

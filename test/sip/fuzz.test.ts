@@ -30,6 +30,9 @@ function checkNameAddr(value: SipNameAddr | null): void {
 
 /** Reads every field and checks the invariants that hold for any successfully parsed message. */
 function readEverything(m: SipMessage): void {
+  // The tags first, so that they come from the byte scan rather than from the built name-addrs.
+  const fromTag = m.fromTag;
+  const toTag = m.toTag;
   assert.equal(m.isRequest, m.method !== null);
   assert.equal(m.isRequest, m.statusCode === null);
   assert.equal(m.isRequest, m.requestUri !== null);
@@ -37,6 +40,8 @@ function readEverything(m: SipMessage): void {
   checkNameAddr(m.from);
   checkNameAddr(m.to);
   checkNameAddr(m.pAssertedIdentity);
+  assert.equal(fromTag, m.from?.tag ?? null);
+  assert.equal(toTag, m.to?.tag ?? null);
   for (const name of ['Call-ID', 'i', 'Via', 'From', 'To', 'CSeq', 'Contact', 'X-Caller', 'History-Info']) {
     const all = m.headers(name);
     assert.equal(m.header(name), all[0] ?? null, name);
