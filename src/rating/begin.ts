@@ -23,7 +23,8 @@ export async function beginCall(
     if (restored === null || !hasParties(restored)) return nothingToDo();
     parties = mergeParties(parties, restored);
   }
-  await preloadParties(repo, tenant, parties, transactionTag);
+  // The accounts alone: begin never reads running transactions (inserts refuse repeats).
+  await preloadParties(repo, tenant, parties, null);
   const loaded = await loadCallAccounts(repo, tenant, parties, { requireActive: true });
   if (!loaded.ok) return loaded.response;
 

@@ -49,10 +49,11 @@ export function loadAccount(repo: Repository, tenant: string, accountTag: string
 }
 
 /**
- * Lets the storage read the call's accounts (with their running transaction of the call) at
- * once, when it can: the reads that follow are then answered without a round trip each.
+ * Lets the storage read the call's accounts (with their running transaction of the call, unless
+ * `transactionTag` is null) at once, when it can: the reads that follow are then answered
+ * without a round trip each.
  */
-export async function preloadParties(repo: Repository, tenant: string, parties: CallParties, transactionTag: string): Promise<void> {
+export async function preloadParties(repo: Repository, tenant: string, parties: CallParties, transactionTag: string | null): Promise<void> {
   if (repo.preloadAccounts === undefined) return;
   const tags: string[] = [];
   if (parties.accountTag !== null) tags.push(parties.accountTag);

@@ -166,11 +166,13 @@ export interface Repository {
   insertRunningAll?(rts: readonly RunningTransaction[], options: { unlessSettled: boolean }): Promise<boolean[]>;
   /**
    * Optional hint that changes nothing: the transaction is about to read these accounts of one
-   * tenant, alone (get by natural key) or with their running transaction of `transactionTag`
-   * (getAccountWithRunning). A storage whose reads cost a round trip each reads them all at once
-   * and answers those reads from it until its next write. Storages may ignore it.
+   * tenant, alone (get by natural key) and, unless `transactionTag` is null, with their running
+   * transaction of that call (getAccountWithRunning). A storage whose reads cost a round trip
+   * each reads them all at once and answers those reads from it until its next write. Storages
+   * may ignore it. (Null where the running transactions are not needed: reading them is what
+   * makes concurrent begins conflict under PostgreSQL's SERIALIZABLE.)
    */
-  preloadAccounts?(tenant: string, accountTags: readonly string[], transactionTag: string): Promise<void>;
+  preloadAccounts?(tenant: string, accountTags: readonly string[], transactionTag: string | null): Promise<void>;
 
   // ---- idempotency of engine operations ----
   getOutcome(tenant: string, transactionTag: string, accountTag: string): Promise<OperationOutcome | null>;

@@ -26,9 +26,16 @@ const SQL = {
   accountWithRunning:
     `SELECT ${ACCOUNT_COLUMNS}, a.tenant, a.account_tag, ${RUNNING_COLUMNS} FROM accounts a ` +
     `LEFT JOIN ${RUNNING_TABLE} r ON r.account_id = a.id WHERE a.tenant = $1::text AND a.account_tag = $2::text ORDER BY r._seq`,
+  // One index lookup per tag (LATERAL, OFFSET 0): `account_tag = ANY(...)` was planned as a scan
+  // of every account of the tenant, a read that under SERIALIZABLE conflicts with every
+  // concurrent write to any of them (most begins were repeated).
   accountsWithOneRunning:
-    `SELECT ${ACCOUNT_COLUMNS}, a.tenant, a.account_tag, ${RUNNING_COLUMNS} FROM accounts a ` +
-    `LEFT JOIN ${RUNNING_TABLE} r ON r.account_id = a.id AND r.transaction_tag = $3::text WHERE a.tenant = $1::text AND a.account_tag = ANY($2::text[])`,
+    `SELECT ${ACCOUNT_COLUMNS}, a.tenant, a.account_tag, ${RUNNING_COLUMNS} FROM unnest($2::text[]) AS k(tag) ` +
+    'JOIN LATERAL (SELECT * FROM accounts WHERE tenant = $1::text AND account_tag = k.tag OFFSET 0) a ON TRUE ' +
+    `LEFT JOIN ${RUNNING_TABLE} r ON r.account_id = a.id AND r.transaction_tag = $3::text`,
+  accountsByTag:
+    `SELECT ${ACCOUNT_COLUMNS} FROM unnest($2::text[]) AS k(tag) ` +
+    'JOIN LATERAL (SELECT * FROM accounts WHERE tenant = $1::text AND account_tag = k.tag OFFSET 0) a ON TRUE',
   accountWithOneRunning:
     `SELECT ${ACCOUNT_COLUMNS}, a.tenant, a.account_tag, ${RUNNING_COLUMNS} FROM accounts a ` +
     `LEFT JOIN ${RUNNING_TABLE} r ON r.account_id = a.id AND r.transaction_tag = $3::text WHERE a.tenant = $1::text AND a.account_tag = $2::text`,
@@ -179,6 +186,18 @@ export class AccountStore {
       const account = decodeRawRow(ACCOUNT_SPEC.columns, row, 0) as unknown as Account;
       const running = row[width + 2] === null ? [] : [decodeRunning(row.slice(width))];
       found.set(row[width + 1] as string, { account, running });
+    }
+    return found;
+  }
+
+  /** Several accounts of a tenant in one read (one index lookup each), keyed by tag; null when missing. */
+  async getAccounts(tenant: string, accountTags: readonly string[]): Promise<Map<string, Account | null>> {
+    const { rows } = await this.session.query(SQL.accountsByTag, [tenant, [...accountTags]], true);
+    const found = new Map<string, Account | null>();
+    for (const tag of accountTags) found.set(tag, null);
+    for (const row of rows) {
+      const account = decodeRawRow(ACCOUNT_SPEC.columns, row, 0) as unknown as Account;
+      found.set(account.account_tag, account);
     }
     return found;
   }

@@ -128,7 +128,16 @@ export class PostgresRepository implements Repository {
     return this.#entities.get(entity, ref);
   }
 
-  async preloadAccounts(tenant: string, accountTags: readonly string[], transactionTag: string): Promise<void> {
+  async preloadAccounts(tenant: string, accountTags: readonly string[], transactionTag: string | null): Promise<void> {
+    if (transactionTag === null) {
+      const wanted = accountTags.filter((tag) => !this.#preloadedAccounts.has(JSON.stringify([tenant, tag])));
+      if (wanted.length === 0) return;
+      const writes = this.#accountWrites;
+      const found = await this.#accounts.getAccounts(tenant, wanted);
+      if (writes !== this.#accountWrites) return;
+      for (const [tag, account] of found) this.#preloadedAccounts.set(JSON.stringify([tenant, tag]), structuredClone(account));
+      return;
+    }
     const wanted = accountTags.filter((tag) => !this.#accountReads.has(JSON.stringify([tenant, tag, transactionTag])));
     if (wanted.length === 0) return;
     const writes = this.#accountWrites;
