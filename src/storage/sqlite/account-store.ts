@@ -8,6 +8,7 @@ import { OUTCOMES_TABLE, RUNNING_TABLE } from './schema.ts';
 import { quoteIdentifier as q } from './sql-names.ts';
 import type { StatementCache } from './statement-cache.ts';
 import { TABLE_SPECS } from './table-spec.ts';
+import { AccountCache, copyAccount, copyRunning, type CachedAccount } from './account-cache.ts';
 
 const ACCOUNT_ID = 'SELECT id FROM accounts WHERE tenant = ? AND account_tag = ?';
 const RUNNING_FIELDS =
@@ -55,10 +56,6 @@ const SQL = {
   accountWithOneRunning:
     `SELECT ${jsonArraySql(ACCOUNT_WITH_RUNNING_ROW)} FROM accounts a ` +
     `LEFT JOIN ${RUNNING_TABLE} r ON r.account_id = a.id AND r.transaction_tag = ? WHERE a.tenant = ? AND a.account_tag = ?`,
-  // Both parties of a call in one statement (the natural key makes it one row per account).
-  twoAccountsWithOneRunning:
-    `SELECT ${jsonArraySql(ACCOUNT_WITH_RUNNING_ROW)} FROM accounts a ` +
-    `LEFT JOIN ${RUNNING_TABLE} r ON r.account_id = a.id AND r.transaction_tag = ? WHERE a.tenant = ? AND a.account_tag IN (?, ?)`,
   insertRunningUnlessSettled: RUNNING_WITH_OUTCOME_CHECK,
   addToBalance: 'UPDATE accounts SET balance = balance + ? WHERE tenant = ? AND account_tag = ?',
   listRunning:
@@ -106,48 +103,66 @@ function decodeRunning(row: RawRow, parsed = false, offset = 0): RunningTransact
   };
 }
 
-/** An account with its running transaction of one call (null when it has none). */
-export interface AccountWithRunning {
-  account: Account;
-  running: RunningTransaction | null;
-}
-
-/** A copy of a decoded JSON value (arrays and plain objects), so that callers never share one. */
-function copyJson<T>(value: T): T {
-  if (value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map(copyJson) as T;
-  const copy: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) copy[key] = copyJson((value as Record<string, unknown>)[key]);
-  return copy as T;
-}
-
-/** A copy of an account as decoded from a row, sharing nothing with it. */
-export function copyAccount(account: Account): Account {
-  const copy = { ...account };
-  if (copy.tags !== null) copy.tags = copy.tags.slice();
-  if (copy.pricelist_tags !== null) copy.pricelist_tags = copy.pricelist_tags.slice();
-  if (copy.carrier_tags !== null) copy.carrier_tags = copy.carrier_tags.slice();
-  if (copy.carrier_tags_override !== null) copy.carrier_tags_override = copy.carrier_tags_override.slice();
-  if (copy.linked_accounts !== null) copy.linked_accounts = copy.linked_accounts.slice();
-  return copy;
-}
-
-/** A copy of a running transaction as decoded from a row, sharing nothing with it. */
-export function copyRunning(rt: RunningTransaction): RunningTransaction {
-  const copy = { ...rt };
-  if (copy.tags !== null) copy.tags = copy.tags.slice();
-  if (copy.destination_rate !== null) copy.destination_rate = copyJson(copy.destination_rate);
-  return copy;
+/** A running transaction as the database will hold it after inserting `rt` (null: cannot tell). */
+function asStored(rt: RunningTransaction, tags: SqlValue, rate: SqlValue): RunningTransaction | null {
+  const texts = [rt.proxy_tag, rt.source, rt.source_ip, rt.destination, rt.carrier_ip];
+  for (const text of texts) if (text !== null && typeof text !== 'string') return null;
+  if (!Number.isSafeInteger(rt.timestamp_begin) || (rt.timestamp_end !== null && !Number.isSafeInteger(rt.timestamp_end))) return null;
+  return {
+    tenant: rt.tenant,
+    account_tag: rt.account_tag,
+    transaction_tag: rt.transaction_tag,
+    proxy_tag: rt.proxy_tag,
+    source: rt.source,
+    source_ip: rt.source_ip,
+    destination: rt.destination,
+    carrier_ip: rt.carrier_ip,
+    // What reading the stored JSON text back gives.
+    tags: typeof tags === 'string' ? (JSON.parse(tags) as string[] | null) : null,
+    destination_rate: typeof rate === 'string' ? (JSON.parse(rate) as FrozenRate | null) : null,
+    in_progress: rt.in_progress,
+    inbound: rt.inbound,
+    primary: rt.primary,
+    timestamp_begin: rt.timestamp_begin,
+    timestamp_end: rt.timestamp_end,
+  };
 }
 
 export class AccountStore {
+  /** See account-cache.ts; index.ts checks it at each transaction start and drops it on rollbacks. */
+  readonly cache = new AccountCache();
+  // Accounts with too many running transactions to cache: read with the per-call statements.
+  readonly #uncached = new Set<string>();
+
   constructor(private readonly statements: StatementCache) {}
 
+  /** Drops every cached account (an account written through the entity store, a rollback, another connection's commit). */
+  forgetAll(): void {
+    this.cache.clear();
+    this.#uncached.clear();
+  }
+
+  /** Checks the cache against PRAGMA data_version at the start of a write transaction. */
+  startTransaction(dataVersion: unknown): void {
+    this.cache.checkDataVersion(dataVersion);
+    // Entries dropped with the cache may have been marked as too big: look at them afresh.
+    if (this.cache.isEmpty()) this.#uncached.clear();
+  }
+
   addToBalance(tenant: string, accountTag: string, delta: number): boolean {
-    return this.statements.get(SQL.addToBalance).run(delta, tenant, accountTag).changes > 0;
+    const changed = this.statements.get(SQL.addToBalance).run(delta, tenant, accountTag).changes > 0;
+    const entry = changed ? this.cache.get(tenant, accountTag) : undefined;
+    if (entry !== undefined) {
+      // SQLite added the same two integers (or refused the write, throwing before this).
+      const balance = entry.account.balance + delta;
+      if (Number.isSafeInteger(balance)) entry.account.balance = balance;
+      else this.cache.delete(tenant, accountTag);
+    }
+    return changed;
   }
 
   adjustBalances(tenant: string, accountTag: string | null, tags: readonly string[] | null, mode: 'set' | 'increment', amount: number): number {
+    this.forgetAll();
     const tests = ['tenant = ?'];
     const params: SqlValue[] = [amount, tenant];
     if (accountTag !== null) {
@@ -176,7 +191,25 @@ export class AccountStore {
       .map((row) => decodeRunning(row as RawRow));
   }
 
+  /** The account by natural key, as EntityStore.get would read it; undefined when it is not cacheable. */
+  getAccount(tenant: string, accountTag: string): Account | null | undefined {
+    const entry = this.#entry(tenant, accountTag);
+    if (entry === undefined) return undefined;
+    return entry === null ? null : copyAccount(entry.account);
+  }
+
   getAccountWithRunning(tenant: string, accountTag: string, transactionTag: string | null): { account: Account; running: RunningTransaction[] } | null {
+    const entry = this.#entry(tenant, accountTag);
+    if (entry === null) return null;
+    if (entry !== undefined) {
+      const running: RunningTransaction[] = [];
+      if (transactionTag === null) for (const rt of entry.running.values()) running.push(copyRunning(rt));
+      else {
+        const rt = entry.running.get(transactionTag);
+        if (rt !== undefined) running.push(copyRunning(rt));
+      }
+      return { account: copyAccount(entry.account), running };
+    }
     let rows: RawRow[];
     if (transactionTag === null) {
       rows = this.statements.get(SQL.accountWithRunning, 'pluck').all(tenant, accountTag).map(parseJsonRow);
@@ -186,38 +219,31 @@ export class AccountStore {
       const row = this.statements.get(SQL.accountWithOneRunning, 'pluck').get(transactionTag, tenant, accountTag);
       rows = row === undefined ? [] : [parseJsonRow(row)];
     }
-    if (rows.length === 0) return null;
-    const width = ACCOUNT_SPEC.columns.length;
-    const account = decodeAccount(rows[0]) as unknown as Account;
-    // The LEFT JOIN leaves the running transaction's columns null when the account has none.
-    const running = rows[0][width + 2] === null ? [] : rows.map((row) => decodeRunning(row, true, width));
-    return { account, running };
+    return rows.length === 0 ? null : decodeAccountWithRunning(rows);
   }
 
   /**
-   * Accounts of one tenant, each with its running transaction of `transactionTag`, keyed by
-   * account tag; a tag without an account maps to null. Two tags take one statement.
+   * The cached account, read (with all its running transactions) when not cached yet; null when
+   * it does not exist; undefined when it has too many running transactions to be cached.
    */
-  accountsWithOneRunning(tenant: string, accountTags: readonly string[], transactionTag: string): Map<string, AccountWithRunning | null> {
-    const found = new Map<string, AccountWithRunning | null>();
-    for (const tag of accountTags) found.set(tag, null);
-    const width = ACCOUNT_SPEC.columns.length;
-    const note = (text: unknown): void => {
-      const row = parseJsonRow(text);
-      const account = decodeAccount(row) as unknown as Account;
-      found.set(account.account_tag, { account, running: row[width + 2] === null ? null : decodeRunning(row, true, width) });
-    };
-    if (accountTags.length === 2) {
-      const rows = this.statements.get(SQL.twoAccountsWithOneRunning, 'pluck').all(transactionTag, tenant, accountTags[0], accountTags[1]);
-      for (const text of rows) note(text);
+  #entry(tenant: string, accountTag: string): CachedAccount | null | undefined {
+    const cached = this.cache.get(tenant, accountTag);
+    if (cached !== undefined) return cached;
+    const uncachedKey = `${tenant}\u0000${accountTag}`;
+    if (this.#uncached.has(uncachedKey)) return undefined;
+    const rows = this.statements.get(SQL.accountWithRunning, 'pluck').all(tenant, accountTag).map(parseJsonRow);
+    if (rows.length === 0) return null;
+    if (rows.length > 1) rows.sort((x, y) => Number(x[x.length - 1]) - Number(y[y.length - 1]));
+    const { account, running } = decodeAccountWithRunning(rows);
+    const entry: CachedAccount = { account, running: new Map() };
+    for (const rt of running) entry.running.set(rt.transaction_tag, rt);
+    if (entry.running.size > this.cache.maxRunning) {
+      if (this.#uncached.size >= 1024) this.#uncached.clear();
+      this.#uncached.add(uncachedKey);
     } else {
-      const statement = this.statements.get(SQL.accountWithOneRunning, 'pluck');
-      for (const tag of accountTags) {
-        const text = statement.get(transactionTag, tenant, tag);
-        if (text !== undefined) note(text);
-      }
+      this.cache.set(tenant, accountTag, entry);
     }
-    return found;
+    return entry;
   }
 
   insertRunning(rt: RunningTransaction, unlessSettled = false): boolean {
@@ -234,15 +260,37 @@ export class AccountStore {
           rt.timestamp_begin, rt.timestamp_end, rt.tenant, rt.account_tag, rt.transaction_tag)
       : statement.run(rt.transaction_tag, rt.proxy_tag, rt.source, rt.source_ip, rt.destination, rt.carrier_ip, tags, rate, inProgress, inbound, primary,
           rt.timestamp_begin, rt.timestamp_end, rt.tenant, rt.account_tag);
-    return result.changes > 0;
+    const inserted = result.changes > 0;
+    const entry = inserted ? this.cache.get(rt.tenant, rt.account_tag) : undefined;
+    if (entry !== undefined) {
+      // The new row has the highest _seq of the table, so it is the account's newest.
+      const stored = entry.running.size < this.cache.maxRunning && !entry.running.has(rt.transaction_tag) ? asStored(rt, tags, rate) : null;
+      if (stored === null) this.cache.delete(rt.tenant, rt.account_tag);
+      else entry.running.set(rt.transaction_tag, stored);
+    }
+    return inserted;
   }
 
   endRunning(tenant: string, accountTag: string, transactionTag: string, timestampEnd: Micros): RunningTransaction | null {
+    this.cache.delete(tenant, accountTag);
     const row = this.statements.get(SQL.endRunning, 'raw').get(timestampEnd, tenant, accountTag, transactionTag);
     return row === undefined ? null : decodeRunning([tenant, accountTag, ...(row as RawRow)]);
   }
 
   deleteRunning(tenant: string, accountTag: string, transactionTag: string): number {
-    return this.statements.get(SQL.deleteRunning).run(tenant, accountTag, transactionTag).changes;
+    const removed = this.statements.get(SQL.deleteRunning).run(tenant, accountTag, transactionTag).changes;
+    const entry = this.cache.get(tenant, accountTag);
+    // A cached account must have had exactly the running transaction that was removed.
+    if (entry !== undefined && entry.running.delete(transactionTag) !== (removed > 0)) this.cache.delete(tenant, accountTag);
+    return removed;
   }
+}
+
+/** Decodes accountWithRunning rows (the account's columns, then a running transaction's or nulls). */
+function decodeAccountWithRunning(rows: readonly RawRow[]): { account: Account; running: RunningTransaction[] } {
+  const width = ACCOUNT_SPEC.columns.length;
+  const account = decodeAccount(rows[0]) as unknown as Account;
+  // The LEFT JOIN leaves the running transaction's columns null when the account has none.
+  const running = rows[0][width + 2] === null ? [] : rows.map((row) => decodeRunning(row, true, width));
+  return { account, running };
 }

@@ -134,13 +134,22 @@ export class EntityStore {
     const refKey = 'key' in ref ? completeKey(plan.spec, ref.key) : null;
 
     if (refKey !== null && given[plan.idIndex] === undefined && canUpsertInOneStatement(plan, refKey, given)) {
-      const values = given.map((v) => v ?? null);
-      plan.keyIndexes.forEach((column, i) => (values[column] = refKey[i]));
-      values[plan.idIndex] = this.ids.next();
-      const params = [...values, ...plan.defaultIndexes.map((i) => given[i] ?? null)];
-      this.#write(plan, values, () => this.statements.get(plan.sql.upsertByKey).run(...params));
+      // The engine writes a transaction record per account of every call this way: the
+      // parameters are filled into one array, bound as it is (no spreads, no closures).
+      const width = given.length;
+      const params: SqlValue[] = new Array<SqlValue>(width + plan.defaultIndexes.length);
+      for (let i = 0; i < width; i++) params[i] = given[i] ?? null;
+      for (let i = 0; i < plan.keyIndexes.length; i++) params[plan.keyIndexes[i]] = refKey[i];
+      params[plan.idIndex] = this.ids.next();
+      for (let i = 0; i < plan.defaultIndexes.length; i++) params[width + i] = given[plan.defaultIndexes[i]] ?? null;
+      const statement = this.statements.get(plan.sql.upsertByKey);
+      try {
+        statement.run(params);
+      } catch (error) {
+        throw duplicateKeyOr(error, plan, params);
+      }
       if (!readBack) return null;
-      return this.#readBack(plan, this.statements.get(plan.sql.selectByKey, 'raw').get(...refKey), entity);
+      return this.#readBack(plan, this.statements.get(plan.sql.selectByKey, 'raw').get(refKey), entity);
     }
 
     const existing = this.#find(plan, ref);
@@ -216,13 +225,16 @@ export class EntityStore {
     try {
       return run();
     } catch (error) {
-      if (isUniqueViolation(error)) {
-        const key = Object.fromEntries(plan.keyIndexes.map((i) => [plan.spec.columns[i].name, attempted[i] ?? null]));
-        throw new DuplicateKeyError(plan.spec.entity.name, key);
-      }
-      throw error;
+      throw duplicateKeyOr(error, plan, attempted);
     }
   }
+}
+
+/** What a failed write throws: DuplicateKeyError for a unique violation, else the error itself. */
+function duplicateKeyOr(error: unknown, plan: EntityPlan, attempted: readonly (SqlValue | undefined)[]): unknown {
+  if (!isUniqueViolation(error)) return error;
+  const key = Object.fromEntries(plan.keyIndexes.map((i) => [plan.spec.columns[i].name, attempted[i] ?? null]));
+  return new DuplicateKeyError(plan.spec.entity.name, key);
 }
 
 function decode<E extends EntityName>(plan: EntityPlan, row: RawRow, offset: number): EntityMap[E] {
@@ -234,17 +246,24 @@ function fail(message: string): never {
 }
 
 function encodeGiven(spec: TableSpec, fields: Readonly<Record<string, unknown>>): GivenValues {
-  return spec.columns.map((column) => {
+  const columns = spec.columns;
+  const given: GivenValues = new Array<SqlValue | undefined>(columns.length);
+  for (let i = 0; i < columns.length; i++) {
+    const column = columns[i];
     const value = fields[column.name];
-    return value === undefined || value === null ? undefined : encodeValue(column.kind, value);
-  });
+    given[i] = value === undefined || value === null ? undefined : encodeValue(column.kind, value);
+  }
+  return given;
 }
 
 /** The natural-key values of `key` in key order; throws when one is missing. */
 function completeKey(spec: TableSpec, key: Readonly<Record<string, string>>): string[] {
-  return spec.entity.key.map((name) => {
-    const value = key[name];
-    if (typeof value !== 'string') throw new Error(`incomplete key for ${spec.entity.name}: ${name} is missing`);
-    return value;
-  });
+  const names = spec.entity.key;
+  const values = new Array<string>(names.length);
+  for (let i = 0; i < names.length; i++) {
+    const value = key[names[i]];
+    if (typeof value !== 'string') throw new Error(`incomplete key for ${spec.entity.name}: ${names[i]} is missing`);
+    values[i] = value;
+  }
+  return values;
 }

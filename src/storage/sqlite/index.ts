@@ -88,7 +88,14 @@ class SqliteStorage implements Storage {
     const host: TransactionHost = {
       begin: () => this.#begin(),
       execute: (sql) => {
-        statements.get(sql).run();
+        // Cached accounts may hold what a rollback undoes (account-cache.ts).
+        if (sql === 'ROLLBACK TO job' || sql === 'ROLLBACK') parts.accounts.forgetAll();
+        try {
+          statements.get(sql).run();
+        } catch (error) {
+          parts.accounts.forgetAll();
+          throw error;
+        }
       },
       inTransaction: () => db.inTransaction,
       openRepository: () => new SqliteRepository(parts),
@@ -107,6 +114,7 @@ class SqliteStorage implements Storage {
         verifyCatalogueColumns(this.db);
       } finally {
         this.db.pragma('busy_timeout = 0');
+        this.#parts.accounts.forgetAll();
       }
     });
   }
@@ -131,11 +139,24 @@ class SqliteStorage implements Storage {
     const begin = this.#parts.statements.get('BEGIN IMMEDIATE');
     const deadline = Date.now() + this.busyTimeoutMs;
     for (let delay = 1; ; delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS)) {
+      let began = false;
       try {
         begin.run();
-        return;
+        began = true;
       } catch (error) {
         if (!isBusy(error) || Date.now() >= deadline) throw error;
+      }
+      if (began) {
+        // Holding the write lock, nobody else can commit until we do: what they committed
+        // before is all the account cache has to look for.
+        let version: unknown;
+        try {
+          version = this.#parts.statements.get('PRAGMA data_version', 'pluck').get();
+        } catch {
+          version = {}; // unknown: equal to no other version, so everything cached is dropped
+        }
+        this.#parts.accounts.startTransaction(version);
+        return;
       }
       await sleep(delay);
       this.#ensureOpen();

@@ -2,7 +2,7 @@
 // ended, so a forgotten await cannot write outside (or into the next) transaction.
 import type { Account, EntityMap, EntityName, Micros, PricelistRate, RunningTransaction } from '../../domain/types.ts';
 import type { Condition, EntityRef, ListQuery, OperationOutcome, Repository } from '../storage.ts';
-import { copyAccount, copyRunning, type AccountStore, type AccountWithRunning } from './account-store.ts';
+import type { AccountStore } from './account-store.ts';
 import type { EntityStore } from './entity-store.ts';
 import { OUTCOMES_TABLE, RATES_VERSION_TABLE } from './schema.ts';
 import type { StatementCache } from './statement-cache.ts';
@@ -21,20 +21,8 @@ export interface RepositoryParts {
   accounts: AccountStore;
 }
 
-/** Accounts read by preloadAccounts, valid until the repository's next write. */
-interface Preloaded {
-  tenant: string;
-  transactionTag: string;
-  byTag: Map<string, AccountWithRunning | null>;
-}
-
 export class SqliteRepository implements Repository {
   #open = true;
-  // The engine reads a call's accounts right after announcing them (preloadAccounts): one
-  // statement reads them all, and the reads are answered from it, each with its own copy, until
-  // this transaction writes anything. Nothing else writes meanwhile: transactions of this
-  // connection run one at a time, and other connections wait for our write lock.
-  #preloaded: Preloaded | null = null;
 
   constructor(private readonly parts: RepositoryParts) {}
 
@@ -48,31 +36,15 @@ export class SqliteRepository implements Repository {
     return this.parts;
   }
 
-  /** For writes: what was preloaded may change. */
-  #write(): RepositoryParts {
-    const parts = this.#use();
-    this.#preloaded = null;
-    return parts;
-  }
-
-  /** The preloaded account (undefined when it was not preloaded for this tenant and call). */
-  #preloadedAccount(tenant: string, accountTag: unknown, transactionTag: string | null): AccountWithRunning | null | undefined {
-    const preloaded = this.#preloaded;
-    if (preloaded === null || preloaded.tenant !== tenant || typeof accountTag !== 'string') return undefined;
-    if (transactionTag !== null && transactionTag !== preloaded.transactionTag) return undefined;
-    return preloaded.byTag.get(accountTag);
-  }
-
-  async preloadAccounts(tenant: string, accountTags: readonly string[], transactionTag: string): Promise<void> {
-    const byTag = this.#use().accounts.accountsWithOneRunning(tenant, accountTags, transactionTag);
-    this.#preloaded = { tenant, transactionTag, byTag };
-  }
-
   async get<E extends EntityName>(entity: E, ref: EntityRef): Promise<EntityMap[E] | null> {
     const parts = this.#use();
+    // Accounts by natural key come from the account cache (account-store.ts) when they can.
     if (entity === 'account' && 'key' in ref) {
-      const found = this.#preloadedAccount(ref.key.tenant, ref.key.account_tag, null);
-      if (found !== undefined) return (found === null ? null : copyAccount(found.account)) as EntityMap[E] | null;
+      const { tenant, account_tag: accountTag } = ref.key;
+      if (typeof tenant === 'string' && typeof accountTag === 'string') {
+        const account = parts.accounts.getAccount(tenant, accountTag);
+        if (account !== undefined) return account as EntityMap[E] | null;
+      }
     }
     return parts.entities.get(entity, ref);
   }
@@ -85,13 +57,18 @@ export class SqliteRepository implements Repository {
     fields: Partial<EntityMap[E]>,
     options?: { readBack: false },
   ): Promise<EntityMap[E] | void> {
-    const entities = this.#write().entities;
+    const { entities, accounts } = this.#use();
+    // An account written by the entity store may change in any way (even its id, which its
+    // running transactions follow): cached accounts are read again.
+    if (entity === 'account') accounts.forgetAll();
     if (options?.readBack === false) entities.upsertWithoutReadBack(entity, ref, fields);
     else return entities.upsert(entity, ref, fields);
   }
 
   async delete<E extends EntityName>(entity: E, ref: EntityRef): Promise<EntityMap[E] | null> {
-    return this.#write().entities.delete(entity, ref);
+    const { entities, accounts } = this.#use();
+    if (entity === 'account') accounts.forgetAll();
+    return entities.delete(entity, ref);
   }
 
   async list<E extends EntityName>(entity: E, query: ListQuery): Promise<EntityMap[E][]> {
@@ -103,7 +80,7 @@ export class SqliteRepository implements Repository {
   }
 
   async addToBalance(tenant: string, accountTag: string, delta: number): Promise<boolean> {
-    return this.#write().accounts.addToBalance(tenant, accountTag, delta);
+    return this.#use().accounts.addToBalance(tenant, accountTag, delta);
   }
 
   async adjustBalances(
@@ -113,7 +90,7 @@ export class SqliteRepository implements Repository {
     mode: 'set' | 'increment',
     amount: number,
   ): Promise<number> {
-    return this.#write().accounts.adjustBalances(tenant, accountTag, tags, mode, amount);
+    return this.#use().accounts.adjustBalances(tenant, accountTag, tags, mode, amount);
   }
 
   async listRunning(tenant: string, accountTag: string): Promise<RunningTransaction[]> {
@@ -129,28 +106,19 @@ export class SqliteRepository implements Repository {
     accountTag: string,
     options?: { transactionTag: string },
   ): Promise<{ account: Account; running: RunningTransaction[] } | null> {
-    const parts = this.#use();
-    const transactionTag = options?.transactionTag ?? null;
-    if (transactionTag !== null) {
-      const found = this.#preloadedAccount(tenant, accountTag, transactionTag);
-      if (found !== undefined) {
-        if (found === null) return null;
-        return { account: copyAccount(found.account), running: found.running === null ? [] : [copyRunning(found.running)] };
-      }
-    }
-    return parts.accounts.getAccountWithRunning(tenant, accountTag, transactionTag);
+    return this.#use().accounts.getAccountWithRunning(tenant, accountTag, options?.transactionTag ?? null);
   }
 
   async insertRunning(rt: RunningTransaction, options?: { unlessSettled: boolean }): Promise<boolean> {
-    return this.#write().accounts.insertRunning(rt, options?.unlessSettled ?? false);
+    return this.#use().accounts.insertRunning(rt, options?.unlessSettled ?? false);
   }
 
   async endRunning(tenant: string, accountTag: string, transactionTag: string, timestampEnd: Micros): Promise<RunningTransaction | null> {
-    return this.#write().accounts.endRunning(tenant, accountTag, transactionTag, timestampEnd);
+    return this.#use().accounts.endRunning(tenant, accountTag, transactionTag, timestampEnd);
   }
 
   async deleteRunning(tenant: string, accountTag: string, transactionTag: string): Promise<number> {
-    return this.#write().accounts.deleteRunning(tenant, accountTag, transactionTag);
+    return this.#use().accounts.deleteRunning(tenant, accountTag, transactionTag);
   }
 
   async loadRates(tenant: string): Promise<PricelistRate[]> {
@@ -170,7 +138,7 @@ export class SqliteRepository implements Repository {
   }
 
   async putOutcome(outcome: OperationOutcome): Promise<void> {
-    this.#write()
+    this.#use()
       .statements.get(SQL.putOutcome)
       .run(outcome.tenant, outcome.transaction_tag, outcome.account_tag, outcome.outcome, outcome.at);
   }
