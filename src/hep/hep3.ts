@@ -1,6 +1,6 @@
 // HEPv3 decoder (spec hep.md §2): "HEP3", u16 total length, then back-to-back chunks of
 // vendor u16 / type u16 / length u16 (header included) / value, all big-endian, in any order.
-import { HEP3_CHUNK_HEADER_BYTES, HEP3_HEADER_BYTES, u16be, u32be } from './bytes.ts';
+import { HEP3_CHUNK_HEADER_BYTES, HEP3_HEADER_BYTES, u16be, u32be, utf8Text } from './bytes.ts';
 import { formatIpv4, formatIpv6 } from './ip-format.ts';
 import { inflatePayload, looksJsonWrapped, unwrapJsonPayload } from './payload.ts';
 import { hepFailure, type HepDecodeResult } from './types.ts';
@@ -141,7 +141,7 @@ export function decodeHep3(packet: Buffer): HepDecodeResult {
         else return wrongSize(type, size, 4);
         break;
       case CHUNK_AUTH_KEY:
-        authKey = packet.toString('utf8', value, next);
+        authKey = utf8Text(packet, value, next);
         break;
       case CHUNK_PAYLOAD:
         payloadStart = value;
@@ -152,10 +152,10 @@ export function decodeHep3(packet: Buffer): HepDecodeResult {
         compressedEnd = next;
         break;
       case CHUNK_CORRELATION_ID:
-        correlationId = packet.toString('utf8', value, next);
+        correlationId = utf8Text(packet, value, next);
         break;
       case CHUNK_NODE_NAME:
-        nodeName = packet.toString('utf8', value, next);
+        nodeName = utf8Text(packet, value, next);
         break;
       default:
         break; // unknown generic chunk (VLAN, MAC, QoS, OpenSIPS 0x65, ...): not needed for rating

@@ -1,8 +1,9 @@
 // Test helper: a Buffer stand-in that fails loudly on any access outside its bounds.
 
 /** A view of `packet` that throws on any access outside it: out-of-range indexing (which on a
- *  plain Buffer silently yields undefined), and subarray/toString ranges that a plain Buffer
- *  would silently clamp. */
+ *  plain Buffer silently yields undefined), and subarray/toString (and Buffer's own utf8Slice /
+ *  latin1Slice, which the decoder may call directly) ranges that a plain Buffer would silently
+ *  clamp. */
 export function strictView(packet: Buffer): Buffer {
   const length = packet.length;
   const checkRange = (start: unknown, end: unknown): void => {
@@ -30,6 +31,12 @@ export function strictView(packet: Buffer): Buffer {
           const to = sourceEnd ?? length;
           if ((targetStart ?? 0) + (to - from) > destination.length) throw new RangeError('copy would be truncated at the destination');
           return target.copy(destination, targetStart, sourceStart, sourceEnd);
+        };
+      }
+      if (property === 'utf8Slice' || property === 'latin1Slice') {
+        return (start: number, end: number) => {
+          checkRange(start, end);
+          return target.toString(property === 'utf8Slice' ? 'utf8' : 'latin1', start, end);
         };
       }
       if (property === 'toString') {
