@@ -309,32 +309,36 @@ export const TAG_UNHANDLED = -1;
 /**
  * The tag parameter of the name-addr in payload[start, end), without building the name-addr: on
  * TAG_FOUND the value's span is left in tagSpan (no string is made, the caller slices it from
- * text it may already have). Accepts exactly the values scanNameAddrIn accepts and finds the same
- * tag; TAG_UNHANDLED means the general parser must decide. The URI and display name are not
- * looked at beyond the first pass, which is all the tag depends on.
+ * text it may already have). TAG_UNHANDLED means the general parser must decide; otherwise the
+ * answer is parseNameAddr's.
+ *
+ * With <...>, the bytes between the brackets cannot change the tag, so they are skipped with
+ * one memchr for the '>' rather than checked: parseNameAddr takes the first '>' after the '<'
+ * whatever precedes it, and the only way URI bytes could matter is by changing where
+ * firstElement cuts the value at a comma, which needs a comma after the '>' (the URI is inside
+ * brackets or, after a stray quote, inside quotes, where commas never cut). The parameters after
+ * the '>' are checked byte by byte and any comma there hands the value over. Before the '<',
+ * the bytes are checked as in scanNameAddrIn (quotes decide which '<' opens the URI).
  */
 export function scanTagIn(payload: Buffer, start: number, end: number): number {
   if (end <= start) return TAG_UNHANDLED;
-  let lt = -1;
   let semi = -1;
   let inQuotes = false;
-  let i = start;
-  for (; i < end; i++) {
+  for (let i = start; i < end; i++) {
     const kind = BYTE_CLASS[payload[i]];
-    if (kind === PLAIN) continue;
+    if (kind === PLAIN || kind === GT_CLASS) continue;
     if (kind === UNHANDLED) return TAG_UNHANDLED;
     if (kind === QUOTE_CLASS) inQuotes = !inQuotes;
     else if (kind === LT_CLASS) {
-      if (!inQuotes && lt === -1) lt = i;
-    } else if (kind === GT_CLASS) {
-      if (lt !== -1) break;
+      if (inQuotes) continue;
+      const gt = payload.indexOf(GT, i + 1);
+      return gt === -1 || gt >= end ? TAG_ABSENT : tagSpanOf(payload, gt + 1, end, true);
     } else if (semi === -1) {
       semi = i;
     }
   }
-  if (lt === -1) return semi === -1 ? TAG_ABSENT : tagSpanOf(payload, semi, end, false);
-  // i is the '>' closing the URI, or end when there is none (then nothing follows the URI).
-  return i === end ? TAG_ABSENT : tagSpanOf(payload, i + 1, end, true);
+  // Without <>, everything after the first ';' is a header parameter (RFC 3261 §20.10).
+  return semi === -1 ? TAG_ABSENT : tagSpanOf(payload, semi, end, false);
 }
 
 /**
