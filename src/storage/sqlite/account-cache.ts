@@ -10,6 +10,10 @@
 // everything too, as the entries may hold its writes.
 //
 // Entries are never handed out: readers get copies, so no caller can change what the next sees.
+//
+// The tenants' rates versions (read by the engine at every begin) are kept under the same rules:
+// dropped when this connection writes a carrier, price list or rate (the triggers bump the
+// version), or with everything else.
 import type { Account, RunningTransaction } from '../../domain/types.ts';
 
 export interface CachedAccount {
@@ -48,6 +52,8 @@ export function copyRunning(rt: RunningTransaction): RunningTransaction {
 
 export class AccountCache {
   readonly #byTenant = new Map<string, Map<string, CachedAccount>>();
+  /** rates_versions.version by tenant (0: no row), as last read. */
+  readonly ratesVersions = new Map<string, number>();
   #size = 0;
   #dataVersion: unknown = null;
 
@@ -96,6 +102,7 @@ export class AccountCache {
   clear(): void {
     this.#byTenant.clear();
     this.#size = 0;
+    this.ratesVersions.clear();
   }
 
   #dropOldest(): void {

@@ -4,7 +4,7 @@ import type { Account, EntityMap, EntityName, Micros, PricelistRate, RunningTran
 import type { Condition, EntityRef, ListQuery, OperationOutcome, Repository } from '../storage.ts';
 import type { AccountStore } from './account-store.ts';
 import type { EntityStore } from './entity-store.ts';
-import { OUTCOMES_TABLE, RATES_VERSION_TABLE } from './schema.ts';
+import { OUTCOMES_TABLE, RATE_ENTITIES, RATES_VERSION_TABLE } from './schema.ts';
 import type { StatementCache } from './statement-cache.ts';
 
 const SQL = {
@@ -61,6 +61,7 @@ export class SqliteRepository implements Repository {
     // An account written by the entity store may change in any way (even its id, which its
     // running transactions follow): cached accounts are read again.
     if (entity === 'account') accounts.forgetAll();
+    else if (RATE_ENTITIES.includes(entity)) accounts.cache.ratesVersions.clear();
     if (options?.readBack === false) entities.upsertWithoutReadBack(entity, ref, fields);
     else return entities.upsert(entity, ref, fields);
   }
@@ -68,6 +69,7 @@ export class SqliteRepository implements Repository {
   async delete<E extends EntityName>(entity: E, ref: EntityRef): Promise<EntityMap[E] | null> {
     const { entities, accounts } = this.#use();
     if (entity === 'account') accounts.forgetAll();
+    else if (RATE_ENTITIES.includes(entity)) accounts.cache.ratesVersions.clear();
     return entities.delete(entity, ref);
   }
 
@@ -126,8 +128,14 @@ export class SqliteRepository implements Repository {
   }
 
   async ratesVersion(tenant: string): Promise<number> {
-    const version = this.#use().statements.get(SQL.ratesVersion, 'pluck').get(tenant);
-    return version === undefined ? 0 : Number(version);
+    const { statements, accounts } = this.#use();
+    const versions = accounts.cache.ratesVersions;
+    const cached = versions.get(tenant);
+    if (cached !== undefined) return cached;
+    const row = statements.get(SQL.ratesVersion, 'pluck').get(tenant);
+    const version = row === undefined ? 0 : Number(row);
+    versions.set(tenant, version);
+    return version;
   }
 
   async getOutcome(tenant: string, transactionTag: string, accountTag: string): Promise<OperationOutcome | null> {

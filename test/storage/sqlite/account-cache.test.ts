@@ -158,6 +158,60 @@ describe('sqlite account cache', () => {
     }
   });
 
+  test('rates versions follow own writes, rolled-back writes, and other connections\' writes', async () => {
+    const { path, storage } = await open('rates.db');
+    const other = await openSqliteStorage({ path });
+    const foreign = new Database(path);
+    const version = (): Promise<number> => storage.transaction((repo) => repo.ratesVersion(TENANT));
+    const fresh = async (): Promise<number> => {
+      const s = await openSqliteStorage({ path });
+      try {
+        return await s.transaction((repo) => repo.ratesVersion(TENANT));
+      } finally {
+        await s.close();
+      }
+    };
+    try {
+      assert.equal(await version(), 0);
+      const writes: Array<(repo: Repository) => Promise<unknown>> = [
+        (repo) => repo.upsert('carrier', { key: { tenant: TENANT, carrier_tag: 'c1' } }, {}),
+        (repo) => repo.upsert('pricelist', { key: { tenant: TENANT, pricelist_tag: 'p1' } }, {}, { readBack: false }),
+        (repo) => repo.upsert('pricelist_rate', { key: { tenant: TENANT, pricelist_tag: 'p1', carrier_tag: 'c1', prefix: '39' } }, { rate: 1 }),
+        (repo) => repo.delete('pricelist_rate', { key: { tenant: TENANT, pricelist_tag: 'p1', carrier_tag: 'c1', prefix: '39' } }),
+      ];
+      for (const write of writes) {
+        const before = await version();
+        // Read, write and read again in one transaction: the second read sees the write.
+        const [inside, afterWrite] = await storage.transaction(async (repo) => [await repo.ratesVersion(TENANT), (await write(repo), await repo.ratesVersion(TENANT))]);
+        assert.equal(inside, before);
+        assert.notEqual(afterWrite, before);
+        assert.equal(await version(), afterWrite);
+        assert.equal(await fresh(), afterWrite);
+      }
+      const committed = await version();
+      await assert.rejects(
+        storage.transaction(async (repo) => {
+          await writes[0](repo);
+          await repo.ratesVersion(TENANT);
+          throw new Error('undone');
+        }),
+        /undone/,
+      );
+      assert.equal(await version(), committed);
+      await other.transaction((repo) => repo.upsert('carrier', { key: { tenant: TENANT, carrier_tag: 'c2' } }, {}));
+      assert.equal(await version(), await fresh());
+      assert.notEqual(await version(), committed);
+      const beforeForeign = await version();
+      foreign.prepare("INSERT INTO carriers (id, tenant, carrier_tag) VALUES ('x', ?, 'c3')").run(TENANT);
+      assert.notEqual(await version(), beforeForeign);
+      assert.equal(await version(), await fresh());
+    } finally {
+      foreign.close();
+      await other.close();
+      await storage.close();
+    }
+  });
+
   test('an account with more running transactions than are cached reads the same', async () => {
     const { path, storage } = await open('busy-account.db');
     try {
