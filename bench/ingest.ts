@@ -354,7 +354,9 @@ export async function verify(storage: Storage, tenant: string, run: string, star
       caller.fee === fee &&
       callee.fee === 0;
     if (!right) {
-      if (problems.length < 3) problems.push(`call ${seq}: unexpected transactions ${JSON.stringify(rows.map((r) => [r.account_tag, r.fee, r.duration]))}`);
+      // Fee, duration, and begin/end relative to the expected answer/BYE times (µs).
+      const seen = rows.map((r) => [r.account_tag, r.fee, r.duration, (r.timestamp_begin ?? 0) - times.answer, (r.timestamp_end ?? 0) - times.bye]);
+      if (problems.length < 3) problems.push(`call ${seq}: unexpected transactions [account, fee, duration, begin-answer, end-bye] ${JSON.stringify(seen)}`);
       continue;
     }
     fees.set(caller.account_tag, (fees.get(caller.account_tag) ?? 0) + fee);

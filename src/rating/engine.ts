@@ -2,7 +2,7 @@
 // all-or-nothing and never interleaves with another operation's reads and writes. Balances are
 // only ever changed with repo.addToBalance (no read-modify-write in JS).
 import { nowMicros } from '../domain/time.ts';
-import type { Repository, Storage } from '../storage/storage.ts';
+import type { Repository, Storage, TransactionHint } from '../storage/storage.ts';
 import { authorize } from './authorize.ts';
 import { beginCall } from './begin.ts';
 import { endCall } from './end.ts';
@@ -18,7 +18,7 @@ import type {
   RollbackResponse,
   RollbackTransactionRequest,
 } from './engine-types.ts';
-import { partiesOf, preloadParties, presentTag } from './parties.ts';
+import { partiesOf, partyTags, preloadParties, presentTag } from './parties.ts';
 import { RateIndexCache } from './rate-cache.ts';
 import { recordCall } from './record.ts';
 import { OperationAborted, failed, type Progress } from './responses.ts';
@@ -38,6 +38,16 @@ export interface RatingEngineOptions {
   rethrowUnexpectedErrors?: boolean;
 }
 
+/** The hint for an operation that starts with preloadParties (parties.ts). */
+function accountsHint(
+  tenant: string,
+  request: { account_tag: string | null; destination_account_tag: string | null },
+  transactionTag: string | null,
+): TransactionHint['accounts'] {
+  const tags = partyTags(partiesOf(request));
+  return tags.length === 0 ? undefined : { tenant, accountTags: tags, transactionTag };
+}
+
 /** The account named first by a request: who an unexpected failure is reported against. */
 function firstParty(request: { account_tag: string | null; destination_account_tag: string | null }): string | null {
   return presentTag(request.account_tag) ?? presentTag(request.destination_account_tag);
@@ -55,10 +65,11 @@ export function createRatingEngine(options: RatingEngineOptions): RatingEngine {
   async function settle(
     request: { account_tag: string | null; destination_account_tag: string | null },
     work: (repo: Repository, progress: Progress) => Promise<OperationResponse>,
+    hint?: TransactionHint,
   ): Promise<OperationResponse> {
     const progress: Progress = { accountTag: firstParty(request) };
     try {
-      return await storage.transaction((repo) => work(repo, progress));
+      return await storage.transaction((repo) => work(repo, progress), hint);
     } catch (error) {
       if (error instanceof OperationAborted) return error.response;
       if (options.rethrowUnexpectedErrors === true) throw error;
@@ -75,12 +86,19 @@ export function createRatingEngine(options: RatingEngineOptions): RatingEngine {
 
     beginTransaction(request: BeginTransactionRequest): Promise<OperationResponse> {
       const at = request.timestamp_begin ?? clock();
-      return settle(request, async (repo, progress) => beginCall(repo, await rates.forTenant(repo, request.tenant), request, at, progress));
+      return settle(
+        request,
+        async (repo, progress) => beginCall(repo, await rates.forTenant(repo, request.tenant), request, at, progress),
+        // What beginCall reads first (its preloadParties, then the rates version).
+        { accounts: accountsHint(request.tenant, request, null), ratesOf: request.tenant },
+      );
     },
 
     endTransaction(request: EndTransactionRequest): Promise<OperationResponse> {
       const at = request.timestamp_end ?? clock();
-      return settle(request, (repo, progress) => endCall(repo, request, at, progress));
+      return settle(request, (repo, progress) => endCall(repo, request, at, progress), {
+        accounts: accountsHint(request.tenant, request, request.transaction_tag),
+      });
     },
 
     async rollbackTransaction(request: RollbackTransactionRequest): Promise<RollbackResponse> {
@@ -115,7 +133,7 @@ export function createRatingEngine(options: RatingEngineOptions): RatingEngine {
           if (!began.ok) throw new OperationAborted(began);
         }
         return endCall(repo, end, endedAt, progress);
-      });
+      }, { accounts: accountsHint(begin.tenant, begin, begin.transaction_tag) });
     },
 
     recordTransaction(request: RecordTransactionRequest): Promise<OperationResponse> {

@@ -55,10 +55,16 @@ export function loadAccount(repo: Repository, tenant: string, accountTag: string
  */
 export async function preloadParties(repo: Repository, tenant: string, parties: CallParties, transactionTag: string | null): Promise<void> {
   if (repo.preloadAccounts === undefined) return;
+  const tags = partyTags(parties);
+  if (tags.length > 0) await repo.preloadAccounts(tenant, tags, transactionTag);
+}
+
+/** The call's account tags, caller first, each once. */
+export function partyTags(parties: CallParties): string[] {
   const tags: string[] = [];
   if (parties.accountTag !== null) tags.push(parties.accountTag);
   if (parties.destinationAccountTag !== null && parties.destinationAccountTag !== parties.accountTag) tags.push(parties.destinationAccountTag);
-  if (tags.length > 0) await repo.preloadAccounts(tenant, tags, transactionTag);
+  return tags;
 }
 
 /** The account's linked accounts in the order listed; missing ones, duplicates and itself are dropped. */

@@ -179,6 +179,17 @@ export interface Repository {
   putOutcome(outcome: OperationOutcome): Promise<void>;
 }
 
+/**
+ * What a transaction's work will read first, so that a storage can read it while it starts the
+ * transaction (PostgreSQL: in the same round trip). A hint only: the work reads as usual.
+ */
+export interface TransactionHint {
+  /** Accounts of one tenant, as preloadAccounts would be asked for them. */
+  accounts?: { tenant: string; accountTags: readonly string[]; transactionTag: string | null };
+  /** A tenant whose rates version the work reads (Repository.ratesVersion). */
+  ratesOf?: string;
+}
+
 export interface Storage {
   /** Creates or upgrades the schema (versioned migrations). Safe to call on every start. */
   migrate(): Promise<void>;
@@ -186,6 +197,6 @@ export interface Storage {
    * Runs `work` atomically. If it throws, nothing it wrote is kept and the error is rethrown.
    * `work` may be run more than once (PostgreSQL repeats it after a serialization conflict).
    */
-  transaction<T>(work: (repo: Repository) => Promise<T>): Promise<T>;
+  transaction<T>(work: (repo: Repository) => Promise<T>, hint?: TransactionHint): Promise<T>;
   close(): Promise<void>;
 }

@@ -22,20 +22,26 @@ const INSERT_RUNNING =
   'SELECT a.id, $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::json, $8::json, $9::boolean, $10::boolean, ' +
   '$11::boolean, $12::bigint, $13::bigint FROM accounts a WHERE a.tenant = $14::text AND a.account_tag = $15::text';
 
+// One index lookup per tag (LATERAL, OFFSET 0): `account_tag = ANY(...)` was planned as a scan
+// of every account of the tenant, a read that under SERIALIZABLE conflicts with every
+// concurrent write to any of them (most begins were repeated). Also sent, with the parameters
+// written in, in the round trip that starts a transaction (start-preload.ts).
+/** $1 tenant, $2 text[] of account tags, $3 transaction tag. */
+export const ACCOUNTS_WITH_ONE_RUNNING_SQL =
+  `SELECT ${ACCOUNT_COLUMNS}, a.tenant, a.account_tag, ${RUNNING_COLUMNS} FROM unnest($2::text[]) AS k(tag) ` +
+  'JOIN LATERAL (SELECT * FROM accounts WHERE tenant = $1::text AND account_tag = k.tag OFFSET 0) a ON TRUE ' +
+  `LEFT JOIN ${RUNNING_TABLE} r ON r.account_id = a.id AND r.transaction_tag = $3::text`;
+/** $1 tenant, $2 text[] of account tags. */
+export const ACCOUNTS_SQL =
+  `SELECT ${ACCOUNT_COLUMNS} FROM unnest($2::text[]) AS k(tag) ` +
+  'JOIN LATERAL (SELECT * FROM accounts WHERE tenant = $1::text AND account_tag = k.tag OFFSET 0) a ON TRUE';
+
 const SQL = {
   accountWithRunning:
     `SELECT ${ACCOUNT_COLUMNS}, a.tenant, a.account_tag, ${RUNNING_COLUMNS} FROM accounts a ` +
     `LEFT JOIN ${RUNNING_TABLE} r ON r.account_id = a.id WHERE a.tenant = $1::text AND a.account_tag = $2::text ORDER BY r._seq`,
-  // One index lookup per tag (LATERAL, OFFSET 0): `account_tag = ANY(...)` was planned as a scan
-  // of every account of the tenant, a read that under SERIALIZABLE conflicts with every
-  // concurrent write to any of them (most begins were repeated).
-  accountsWithOneRunning:
-    `SELECT ${ACCOUNT_COLUMNS}, a.tenant, a.account_tag, ${RUNNING_COLUMNS} FROM unnest($2::text[]) AS k(tag) ` +
-    'JOIN LATERAL (SELECT * FROM accounts WHERE tenant = $1::text AND account_tag = k.tag OFFSET 0) a ON TRUE ' +
-    `LEFT JOIN ${RUNNING_TABLE} r ON r.account_id = a.id AND r.transaction_tag = $3::text`,
-  accountsByTag:
-    `SELECT ${ACCOUNT_COLUMNS} FROM unnest($2::text[]) AS k(tag) ` +
-    'JOIN LATERAL (SELECT * FROM accounts WHERE tenant = $1::text AND account_tag = k.tag OFFSET 0) a ON TRUE',
+  accountsWithOneRunning: ACCOUNTS_WITH_ONE_RUNNING_SQL,
+  accountsByTag: ACCOUNTS_SQL,
   accountWithOneRunning:
     `SELECT ${ACCOUNT_COLUMNS}, a.tenant, a.account_tag, ${RUNNING_COLUMNS} FROM accounts a ` +
     `LEFT JOIN ${RUNNING_TABLE} r ON r.account_id = a.id AND r.transaction_tag = $3::text WHERE a.tenant = $1::text AND a.account_tag = $2::text`,
@@ -83,6 +89,30 @@ function decodeRunning(row: Row): RunningTransaction {
     timestamp_begin: decodeInteger(row[13]),
     timestamp_end: row[14] === null ? null : decodeInteger(row[14]),
   };
+}
+
+/** Rows of SQL.accountsWithOneRunning by account tag; null for a tag with no account. */
+export function decodeAccountsWithOneRunning(accountTags: readonly string[], rows: readonly Row[]): Map<string, { account: Account; running: RunningTransaction[] } | null> {
+  const found = new Map<string, { account: Account; running: RunningTransaction[] } | null>();
+  for (const tag of accountTags) found.set(tag, null);
+  const width = ACCOUNT_SPEC.columns.length;
+  for (const row of rows) {
+    const account = decodeRawRow(ACCOUNT_SPEC.columns, row, 0) as unknown as Account;
+    const running = row[width + 2] === null ? [] : [decodeRunning(row.slice(width))];
+    found.set(row[width + 1] as string, { account, running });
+  }
+  return found;
+}
+
+/** Rows of SQL.accountsByTag by account tag; null for a tag with no account. */
+export function decodeAccounts(accountTags: readonly string[], rows: readonly Row[]): Map<string, Account | null> {
+  const found = new Map<string, Account | null>();
+  for (const tag of accountTags) found.set(tag, null);
+  for (const row of rows) {
+    const account = decodeRawRow(ACCOUNT_SPEC.columns, row, 0) as unknown as Account;
+    found.set(account.account_tag, account);
+  }
+  return found;
 }
 
 /** The parameters of INSERT_RUNNING, in its order. */
@@ -179,27 +209,13 @@ export class AccountStore {
     transactionTag: string,
   ): Promise<Map<string, { account: Account; running: RunningTransaction[] } | null>> {
     const { rows } = await this.session.query(SQL.accountsWithOneRunning, [tenant, [...accountTags], transactionTag], true);
-    const found = new Map<string, { account: Account; running: RunningTransaction[] } | null>();
-    for (const tag of accountTags) found.set(tag, null);
-    const width = ACCOUNT_SPEC.columns.length;
-    for (const row of rows) {
-      const account = decodeRawRow(ACCOUNT_SPEC.columns, row, 0) as unknown as Account;
-      const running = row[width + 2] === null ? [] : [decodeRunning(row.slice(width))];
-      found.set(row[width + 1] as string, { account, running });
-    }
-    return found;
+    return decodeAccountsWithOneRunning(accountTags, rows);
   }
 
   /** Several accounts of a tenant in one read (one index lookup each), keyed by tag; null when missing. */
   async getAccounts(tenant: string, accountTags: readonly string[]): Promise<Map<string, Account | null>> {
     const { rows } = await this.session.query(SQL.accountsByTag, [tenant, [...accountTags]], true);
-    const found = new Map<string, Account | null>();
-    for (const tag of accountTags) found.set(tag, null);
-    for (const row of rows) {
-      const account = decodeRawRow(ACCOUNT_SPEC.columns, row, 0) as unknown as Account;
-      found.set(account.account_tag, account);
-    }
-    return found;
+    return decodeAccounts(accountTags, rows);
   }
 
   /**

@@ -4,7 +4,7 @@
 // (transaction.ts). All tables live in one schema, set as every connection's search_path.
 import pg from 'pg';
 import pino, { type Logger } from 'pino';
-import type { Repository, Storage } from '../storage.ts';
+import type { Repository, Storage, TransactionHint } from '../storage.ts';
 import { resolvePostgresLocation, redact } from './connection.ts';
 import { applyMigrations, verifyCatalogueColumns, type Migration, MIGRATIONS } from './migrations.ts';
 import { RatesChangeListener } from './rates-listener.ts';
@@ -114,8 +114,8 @@ class PostgresStorage implements Storage {
     });
   }
 
-  transaction<T>(work: (repo: Repository) => Promise<T>): Promise<T> {
-    return this.#track(() => this.line.run(work));
+  transaction<T>(work: (repo: Repository) => Promise<T>, hint?: TransactionHint): Promise<T> {
+    return this.#track(() => this.line.run(work, hint));
   }
 
   close(): Promise<void> {

@@ -112,7 +112,9 @@ export class PostgresRepository implements Repository {
 
   /** A write that bumps a rates version: cached versions are not used until it has ended. */
   #noteWrite(entity: EntityName): void {
-    if (this.#wroteRates || this.ratesVersions === null || !RATE_ENTITIES.includes(entity)) return;
+    if (!RATE_ENTITIES.includes(entity)) return;
+    this.#snapshotRatesVersions.clear();
+    if (this.#wroteRates || this.ratesVersions === null) return;
     this.#wroteRates = true;
     this.ratesVersions.rateWriteStarted();
   }
@@ -127,6 +129,32 @@ export class PostgresRepository implements Repository {
     }
     return this.#entities.get(entity, ref);
   }
+
+  /** Accounts read while the transaction started (start-preload.ts), as preloadAccounts with no transaction tag. */
+  acceptPreloadedAccounts(tenant: string, found: ReadonlyMap<string, Account | null>): void {
+    for (const [tag, account] of found) this.#preloadedAccounts.set(JSON.stringify([tenant, tag]), account);
+  }
+
+  /** Accounts with their running transaction of a call, read while the transaction started. */
+  acceptPreloadedAccountsWithRunning(
+    tenant: string,
+    transactionTag: string,
+    found: ReadonlyMap<string, { account: Account; running: RunningTransaction[] } | null>,
+  ): void {
+    for (const [tag, read] of found) {
+      this.#accountReads.set(JSON.stringify([tenant, tag, transactionTag]), read);
+      this.#preloadedAccounts.set(JSON.stringify([tenant, tag]), read === null ? null : structuredClone(read.account));
+    }
+  }
+
+  /** A tenant's rates version read in this transaction's snapshot while it started. */
+  acceptRatesVersion(tenant: string, version: number): void {
+    this.#snapshotRatesVersions.set(tenant, version);
+  }
+
+  // Rates versions read in this transaction's own snapshot (start-preload.ts): exact for it, so
+  // no cache rule applies; forgotten when the transaction writes rates (the trigger bumps them).
+  readonly #snapshotRatesVersions = new Map<string, number>();
 
   async preloadAccounts(tenant: string, accountTags: readonly string[], transactionTag: string | null): Promise<void> {
     if (transactionTag === null) {
@@ -244,6 +272,8 @@ export class PostgresRepository implements Repository {
   // hold, so rates it loads for a cached version are never older than that version. For the same
   // reason only a read that is the transaction's first statement is remembered.
   async ratesVersion(tenant: string): Promise<number> {
+    const known = this.#snapshotRatesVersions.get(tenant);
+    if (known !== undefined) return known;
     const cache = this.ratesVersions;
     const fresh = !this.session.used;
     if (cache !== null && fresh) {

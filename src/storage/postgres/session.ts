@@ -27,6 +27,11 @@ export class TransactionSession {
     return this.#used;
   }
 
+  /** The transaction's snapshot was taken by statements sent outside it (start-preload.ts). */
+  markUsed(): void {
+    this.#used = true;
+  }
+
   /** The first error a statement of this transaction raised, or null. */
   get failure(): unknown {
     return this.#failure;

@@ -33,6 +33,11 @@ export class SqlParams {
  * The statements it is used on hold no dollar-quoted text.
  */
 export function shiftParameters(sql: string, by: number): string {
+  return mapParameters(sql, (n) => `$${n + by}`);
+}
+
+/** The statement with every parameter $n replaced by `replace(n)` (same caveat as shiftParameters). */
+export function mapParameters(sql: string, replace: (n: number) => string): string {
   let out = '';
   let i = 0;
   while (i < sql.length) {
@@ -40,8 +45,7 @@ export function shiftParameters(sql: string, by: number): string {
     if (dollar === -1) break;
     let end = dollar + 1;
     while (end < sql.length && sql.charCodeAt(end) >= 48 && sql.charCodeAt(end) <= 57) end++;
-    out += sql.slice(i, dollar + 1);
-    out += end > dollar + 1 ? String(Number(sql.slice(dollar + 1, end)) + by) : '';
+    out += end > dollar + 1 ? `${sql.slice(i, dollar)}${replace(Number(sql.slice(dollar + 1, end)))}` : sql.slice(i, dollar + 1);
     i = end;
   }
   return out + sql.slice(i);

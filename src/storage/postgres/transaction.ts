@@ -19,11 +19,12 @@
 // that COMMIT fails with 40001 and the attempt is repeated instead of answering on stale data.
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from 'pino';
-import type { Repository } from '../storage.ts';
+import type { Repository, TransactionHint } from '../storage.ts';
 import type { ListSqlOptions } from './list-query.ts';
 import type { RatesVersionCache } from './rates-version-cache.ts';
 import { PostgresRepository } from './repository.ts';
 import { TransactionSession } from './session.ts';
+import { acceptStartPreload, startPreloadOf, type StartPreload } from './start-preload.ts';
 
 export interface TransactionSettings {
   /** SQL arguments of the advisory lock that orders first attempts and repeats (literal, no parameters). */
@@ -59,20 +60,24 @@ interface Job {
   reject: (error: unknown) => void;
   /** Attempts made so far. */
   attempts: number;
+  /** The work's first reads, sent with the start of each attempt. */
+  preload: StartPreload | null;
 }
 
 /** Started in the round trip that committed the previous transaction on the same connection. */
 interface Chained {
   job: Job;
   started: boolean;
+  /** The results of the round trip that started it (its preloaded reads come last). */
+  startResults?: unknown;
 }
 
 // The lane lock is taken at session level and committed before the serializable transaction
 // begins, so that its snapshot is taken only once the lock is held (a snapshot from before a
 // wait would conflict with whatever committed during it).
-function startSql(settings: TransactionSettings, alone: boolean): string {
+function startSql(settings: TransactionSettings, alone: boolean, preload: StartPreload | null): string {
   const lock = alone ? 'pg_advisory_lock' : 'pg_advisory_lock_shared';
-  return `SELECT ${lock}(${settings.laneLockArguments}); COMMIT; BEGIN ISOLATION LEVEL SERIALIZABLE; SAVEPOINT work`;
+  return `SELECT ${lock}(${settings.laneLockArguments}); COMMIT; BEGIN ISOLATION LEVEL SERIALIZABLE; SAVEPOINT work${preload?.sql ?? ''}`;
 }
 
 // Releases the lane lock (the only session-level lock a transaction connection holds); it
@@ -96,9 +101,10 @@ export class TransactionLine {
     private readonly settings: TransactionSettings,
   ) {}
 
-  run<T>(work: (repo: Repository) => Promise<T>): Promise<T> {
+  run<T>(work: (repo: Repository) => Promise<T>, hint?: TransactionHint): Promise<T> {
+    const preload = startPreloadOf(hint);
     return new Promise<T>((resolve, reject) => {
-      this.#waiting.push({ work, resolve: resolve as (value: unknown) => void, reject, attempts: 0 });
+      this.#waiting.push({ work, resolve: resolve as (value: unknown) => void, reject, attempts: 0, preload });
       this.#pump();
     });
   }
@@ -161,13 +167,15 @@ export class TransactionLine {
   async #runJob(client: PoolClient, current: Chained, markBroken: (error: Error) => void, isBroken: () => boolean): Promise<Chained | null> {
     const { job } = current;
     let started = current.started;
+    let startResults = current.startResults;
     for (;;) {
       job.attempts++;
       const alone = job.attempts > 1;
       const handOver: { next: Chained | null } = { next: null };
       const takeNext = (): Job | null => this.#waiting.shift() ?? null;
-      const outcome = await attemptOnce(client, job.work, this.settings, alone, started, markBroken, takeNext, (next) => (handOver.next = next));
+      const outcome = await attemptOnce(client, job, this.settings, alone, started ? { results: startResults } : null, markBroken, takeNext, (next) => (handOver.next = next));
       started = false;
+      startResults = undefined;
       const handedOver = handOver.next;
       if (outcome.kind === 'done' || outcome.kind === 'failed') {
         if (outcome.kind === 'done') job.resolve(outcome.value);
@@ -194,28 +202,37 @@ export class TransactionLine {
   }
 }
 
-async function attemptOnce<T>(
+/**
+ * One attempt of `job` on `client`: starts the transaction unless `started` says it was (with the
+ * results of that round trip), runs the work, ends the transaction.
+ */
+async function attemptOnce(
   client: PoolClient,
-  work: (repo: Repository) => Promise<T>,
+  job: Job,
   settings: TransactionSettings,
   alone: boolean,
-  started: boolean,
+  started: { results: unknown } | null,
   markBroken: (error: Error) => void,
   takeNext: () => Job | null,
   handOver: (next: Chained) => void,
-): Promise<Attempt<T>> {
+): Promise<Attempt<unknown>> {
   const session = new TransactionSession(client);
   const repo = new PostgresRepository(session, settings.listOptions, settings.ratesVersions);
   try {
-    if (!started) {
+    let startResults = started?.results;
+    if (started === null) {
       try {
-        await client.query(startSql(settings, alone));
+        startResults = await client.query({ text: startSql(settings, alone, job.preload), rowMode: 'array' });
       } catch (error) {
         markBroken(error instanceof Error ? error : new Error(String(error)));
         return { kind: 'failed', error };
       }
     }
-    return await attemptWith(client, session, repo, work, settings, markBroken, takeNext, handOver);
+    if (job.preload !== null) {
+      acceptStartPreload(repo, job.preload, startResults);
+      session.markUsed();
+    }
+    return await attemptWith(client, session, repo, job.work, settings, markBroken, takeNext, handOver);
   } finally {
     // Committed, rolled back or abandoned with its connection: over in every case.
     repo.finish();
@@ -268,9 +285,9 @@ async function attemptWith<T>(
   // statement that fails skips the rest, so the next one has started only if all went through.
   const next = takeNext();
   try {
-    const sql = next === null ? `COMMIT; ${UNLOCK_LANE}` : `COMMIT; ${UNLOCK_LANE}; ${startSql(settings, next.attempts > 0)}`;
-    const results: unknown = await client.query(sql);
-    if (next !== null) handOver({ job: next, started: true });
+    const sql = next === null ? `COMMIT; ${UNLOCK_LANE}` : `COMMIT; ${UNLOCK_LANE}; ${startSql(settings, next.attempts > 0, next.preload)}`;
+    const results: unknown = await client.query({ text: sql, rowMode: 'array' });
+    if (next !== null) handOver({ job: next, started: true, startResults: results });
     const command = Array.isArray(results) ? (results[0] as { command?: string }).command : undefined;
     if (command !== 'COMMIT') return { kind: 'failed', error: new Error(`the transaction was not committed (server answered ${String(command)})`) };
   } catch (error) {
