@@ -47,6 +47,106 @@ export function looksJsonWrapped(payload: Buffer): boolean {
 
 /** Extracts the string member "payload" of a JSON-wrapped payload. */
 export function unwrapJsonPayload(payload: Buffer): PayloadOutcome {
+  const common = unwrapCommonShape(payload);
+  if (common !== null) return { ok: true, payload: common };
+  return unwrapByJsonParse(payload);
+}
+
+const JSON_QUOTE = 0x22;
+const JSON_BACKSLASH = 0x5c;
+
+function skipJsonWhitespace(bytes: Buffer, from: number): number {
+  let i = from;
+  while (i < bytes.length) {
+    const byte = bytes[i];
+    if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d) break;
+    i++;
+  }
+  return i;
+}
+
+// 1 for the bytes a JSON string holds as themselves here: printable ASCII but '"' and '\\'.
+const PLAIN_STRING_BYTES: Uint8Array = (() => {
+  const table = new Uint8Array(256);
+  for (let byte = 0x20; byte < 0x80; byte++) table[byte] = 1;
+  table[JSON_QUOTE] = 0;
+  table[JSON_BACKSLASH] = 0;
+  return table;
+})();
+
+// The byte each one-character JSON escape stands for (after the backslash), 0 for none.
+const SIMPLE_ESCAPES: Uint8Array = (() => {
+  const table = new Uint8Array(256);
+  const pairs: Array<[string, number]> = [['"', 0x22], ['\\', 0x5c], ['/', 0x2f], ['b', 0x08], ['f', 0x0c], ['n', 0x0a], ['r', 0x0d], ['t', 0x09]];
+  for (const [escape, byte] of pairs) table[escape.charCodeAt(0)] = byte;
+  return table;
+})();
+
+function hexValue(byte: number): number {
+  if (byte >= 0x30 && byte <= 0x39) return byte - 0x30;
+  const lower = byte | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
+}
+
+/**
+ * The wrapper as OpenSIPS sends it, read straight from the bytes: an object whose only member is
+ * "payload", a string of ASCII text (escapes included, \u only below 0x80). That is a subset of
+ * JSON on which JSON.parse + Buffer.from give these same bytes; anything else (other members,
+ * non-ASCII, invalid JSON) returns null and goes through JSON.parse, which decides and words the
+ * error. Saves decoding the whole payload to a string, parsing it and encoding the SIP back.
+ */
+function unwrapCommonShape(bytes: Buffer): Buffer | null {
+  const length = bytes.length;
+  let i = skipJsonWhitespace(bytes, 0);
+  if (i >= length || bytes[i] !== 0x7b) return null; // '{'
+  i = skipJsonWhitespace(bytes, i + 1);
+  // "payload" spelled without escapes, then ':' and the opening quote of the value.
+  if (i + 9 > length || bytes[i] !== JSON_QUOTE || bytes[i + 8] !== JSON_QUOTE) return null;
+  for (let k = 0; k < 7; k++) if (bytes[i + 1 + k] !== PAYLOAD_KEY.charCodeAt(k)) return null;
+  i = skipJsonWhitespace(bytes, i + 9);
+  if (i >= length || bytes[i] !== 0x3a) return null; // ':'
+  i = skipJsonWhitespace(bytes, i + 1);
+  if (i >= length || bytes[i] !== JSON_QUOTE) return null;
+  i++;
+  // The text is at most as long as its escaped form.
+  const out = Buffer.allocUnsafe(length - i);
+  let n = 0;
+  for (;;) {
+    if (i >= length) return null;
+    const byte = bytes[i];
+    if (PLAIN_STRING_BYTES[byte] === 1) {
+      out[n++] = byte;
+      i++;
+      continue;
+    }
+    if (byte === JSON_QUOTE) break;
+    if (byte !== JSON_BACKSLASH) return null; // a control byte (invalid JSON) or non-ASCII
+    if (i + 1 >= length) return null;
+    const escape = bytes[i + 1];
+    const simple = SIMPLE_ESCAPES[escape];
+    if (simple !== 0) {
+      out[n++] = simple;
+      i += 2;
+      continue;
+    }
+    if (escape !== 0x75 || i + 6 > length) return null; // only \uXXXX is left
+    const h0 = hexValue(bytes[i + 2]);
+    const h1 = hexValue(bytes[i + 3]);
+    const h2 = hexValue(bytes[i + 4]);
+    const h3 = hexValue(bytes[i + 5]);
+    if (h0 !== 0 || h1 !== 0 || h2 < 0 || h2 > 7 || h3 < 0) return null; // not below 0x80, or not hex
+    out[n++] = (h2 << 4) | h3;
+    i += 6;
+  }
+  i = skipJsonWhitespace(bytes, i + 1);
+  if (i >= length || bytes[i] !== 0x7d) return null; // '}'
+  if (skipJsonWhitespace(bytes, i + 1) !== length) return null;
+  return out.subarray(0, n);
+}
+
+const PAYLOAD_KEY = 'payload';
+
+function unwrapByJsonParse(payload: Buffer): PayloadOutcome {
   let parsed: unknown;
   try {
     parsed = JSON.parse(payload.toString('utf8'));
