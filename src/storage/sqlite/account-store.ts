@@ -74,6 +74,14 @@ const SQL = {
     `UPDATE ${RUNNING_TABLE} SET in_progress = 0, timestamp_end = ? WHERE account_id = (${ACCOUNT_ID}) AND transaction_tag = ? ` +
     `RETURNING ${RUNNING_FIELDS}`,
   deleteRunning: `DELETE FROM ${RUNNING_TABLE} WHERE account_id = (${ACCOUNT_ID}) AND transaction_tag = ?`,
+  // The same two, for an account whose id is known from the cache (the id index is not searched).
+  insertRunningUnlessSettledById:
+    `INSERT INTO ${RUNNING_TABLE} (account_id, transaction_tag, proxy_tag, source, source_ip, destination, carrier_ip, ` +
+    'tags, destination_rate, in_progress, inbound, "primary", timestamp_begin, timestamp_end) ' +
+    'SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? ' +
+    `WHERE NOT EXISTS (SELECT 1 FROM ${OUTCOMES_TABLE} o WHERE o.tenant = ? AND o.transaction_tag = ? AND o.account_tag = ?) ` +
+    'ON CONFLICT (account_id, transaction_tag) DO NOTHING',
+  deleteRunningById: `DELETE FROM ${RUNNING_TABLE} WHERE account_id = ? AND transaction_tag = ?`,
 } as const;
 
 type RawRow = readonly unknown[];
@@ -254,13 +262,25 @@ export class AccountStore {
     const inProgress = encodeValue('bool', rt.in_progress);
     const inbound = encodeValue('bool', rt.inbound);
     const primary = encodeValue('bool', rt.primary);
-    const statement = this.statements.get(unlessSettled ? SQL.insertRunningUnlessSettled : SQL.insertRunning);
-    const result = unlessSettled
-      ? statement.run(rt.transaction_tag, rt.proxy_tag, rt.source, rt.source_ip, rt.destination, rt.carrier_ip, tags, rate, inProgress, inbound, primary,
-          rt.timestamp_begin, rt.timestamp_end, rt.tenant, rt.account_tag, rt.transaction_tag)
-      : statement.run(rt.transaction_tag, rt.proxy_tag, rt.source, rt.source_ip, rt.destination, rt.carrier_ip, tags, rate, inProgress, inbound, primary,
-          rt.timestamp_begin, rt.timestamp_end, rt.tenant, rt.account_tag);
-    const inserted = result.changes > 0;
+    const cached = this.cache.get(rt.tenant, rt.account_tag);
+    let changes: number;
+    if (cached !== undefined && unlessSettled) {
+      changes = this.statements
+        .get(SQL.insertRunningUnlessSettledById)
+        .run(cached.account.id, rt.transaction_tag, rt.proxy_tag, rt.source, rt.source_ip, rt.destination, rt.carrier_ip, tags, rate, inProgress, inbound,
+          primary, rt.timestamp_begin, rt.timestamp_end, rt.tenant, rt.transaction_tag, rt.account_tag).changes;
+    } else if (unlessSettled) {
+      changes = this.statements
+        .get(SQL.insertRunningUnlessSettled)
+        .run(rt.transaction_tag, rt.proxy_tag, rt.source, rt.source_ip, rt.destination, rt.carrier_ip, tags, rate, inProgress, inbound, primary,
+          rt.timestamp_begin, rt.timestamp_end, rt.tenant, rt.account_tag, rt.transaction_tag).changes;
+    } else {
+      changes = this.statements
+        .get(SQL.insertRunning)
+        .run(rt.transaction_tag, rt.proxy_tag, rt.source, rt.source_ip, rt.destination, rt.carrier_ip, tags, rate, inProgress, inbound, primary,
+          rt.timestamp_begin, rt.timestamp_end, rt.tenant, rt.account_tag).changes;
+    }
+    const inserted = changes > 0;
     const entry = inserted ? this.cache.get(rt.tenant, rt.account_tag) : undefined;
     if (entry !== undefined) {
       // The new row has the highest _seq of the table, so it is the account's newest.
@@ -278,8 +298,11 @@ export class AccountStore {
   }
 
   deleteRunning(tenant: string, accountTag: string, transactionTag: string): number {
-    const removed = this.statements.get(SQL.deleteRunning).run(tenant, accountTag, transactionTag).changes;
     const entry = this.cache.get(tenant, accountTag);
+    const removed =
+      entry === undefined
+        ? this.statements.get(SQL.deleteRunning).run(tenant, accountTag, transactionTag).changes
+        : this.statements.get(SQL.deleteRunningById).run(entry.account.id, transactionTag).changes;
     // A cached account must have had exactly the running transaction that was removed.
     if (entry !== undefined && entry.running.delete(transactionTag) !== (removed > 0)) this.cache.delete(tenant, accountTag);
     return removed;
