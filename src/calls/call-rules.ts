@@ -80,8 +80,10 @@ export interface CallRuleSettings {
   ackSettleMicros: Micros;
 }
 
-/** Default of ackSettleMicros: far longer than an agent lags, short enough for concurrency limits. */
-export const DEFAULT_ACK_SETTLE_MICROS = 2_000_000;
+// Default of ackSettleMicros: the failure settle period; far longer than a healthy agent lags (a
+// freshly restarted agent on a busy machine can lag by seconds), and it only delays when
+// a call without a captured 200 OK starts counting against concurrency limits, not its times.
+export const DEFAULT_ACK_SETTLE_MICROS = 5_000_000;
 
 export const RINGING = 0;
 export const ANSWERED = 1;

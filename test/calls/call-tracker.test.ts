@@ -310,7 +310,7 @@ describe('CallTracker', () => {
     h.feed(request('INVITE', 1), T0);
     h.feed(request('ACK', 1), T0 + 622_171);
     assert.deepEqual(h.summary(), []);
-    h.sweepAfter(1 * SECOND);
+    h.sweepAfter(4 * SECOND);
     assert.deepEqual(h.summary(), []);
     h.sweepAfter(1 * SECOND);
     assert.deepEqual(h.summary(), ['begin@622171']);
@@ -325,7 +325,7 @@ describe('CallTracker', () => {
     h.feed(request('INVITE', 1), T0);
     h.feed(request('ACK', 1), T0 + 3_000);
     h.feed(response(200, 1), T0 + 2_795);
-    h.sweepAfter(5 * SECOND);
+    h.sweepAfter(6 * SECOND);
     h.feed(request('BYE', 2), T0 + 9 * SECOND);
     assert.deepEqual(h.summary(), ['begin@2795', `end@${9 * SECOND}`]);
   });
