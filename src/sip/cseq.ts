@@ -24,15 +24,23 @@ export function parseCSeq(value: string): CSeq {
   return { number: validNumber ? number : null, method };
 }
 
+/** Where scanCSeqInto leaves its answer: one shared object, so the per-packet read allocates none. */
+export const scannedCSeq: CSeq = { number: null, method: null };
+
 /**
  * parseCSeq straight from the bytes of an unfolded value already trimmed of spaces and tabs.
  * Returns null (use parseCSeq on the text) when a byte is not printable ASCII or a tab, the only
  * case where the text-level trim could differ.
  */
 export function scanCSeq(payload: Buffer, start: number, end: number): CSeq | null {
+  return scanCSeqInto(payload, start, end) ? { number: scannedCSeq.number, method: scannedCSeq.method } : null;
+}
+
+/** scanCSeq leaving the answer in scannedCSeq; false where scanCSeq returns null. */
+export function scanCSeqInto(payload: Buffer, start: number, end: number): boolean {
   for (let k = start; k < end; k++) {
     const byte = payload[k];
-    if ((byte < 0x20 && byte !== 0x09) || byte > 0x7e) return null;
+    if ((byte < 0x20 && byte !== 0x09) || byte > 0x7e) return false;
   }
   let i = start;
   let number = 0;
@@ -46,6 +54,7 @@ export function scanCSeq(payload: Buffer, start: number, end: number): CSeq | nu
   while (i < end && (payload[i] === 0x20 || payload[i] === 0x09)) i++;
   let methodEnd = i;
   while (methodEnd < end && payload[methodEnd] !== 0x20 && payload[methodEnd] !== 0x09) methodEnd++;
-  const method = digits > 0 && i > digitsEnd && methodEnd > i ? methodText(payload, i, methodEnd) : null;
-  return { number: validNumber ? number : null, method };
+  scannedCSeq.number = validNumber ? number : null;
+  scannedCSeq.method = digits > 0 && i > digitsEnd && methodEnd > i ? methodText(payload, i, methodEnd) : null;
+  return true;
 }

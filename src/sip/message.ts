@@ -9,7 +9,7 @@ import { headerNameForms, type HeaderNameForms } from './header-names.ts';
 import { parseNameAddr } from './name-addr.ts';
 import { TAG_ABSENT, TAG_FOUND, scanNameAddrIn, scanTagIn, tagSpan } from './name-addr-bytes.ts';
 import { viaBranch } from './via.ts';
-import { parseCSeq, scanCSeq } from './cseq.ts';
+import { parseCSeq, scanCSeqInto, scannedCSeq } from './cseq.ts';
 import { asciiText, equalsIgnoringCase, isAsciiSpan, utf8Text } from './bytes.ts';
 
 /** Joins folded lines: each line break plus the whitespace around it becomes one space. */
@@ -202,10 +202,9 @@ export class CapturedSipMessage implements SipMessage {
     this.cseqRead = true;
     const known = this.known;
     const start = known.isFolded(CSEQ) ? -1 : known.valueStart(CSEQ);
-    const scanned = start === -1 ? null : scanCSeq(this.payload, start, known.valueEnd(CSEQ));
-    if (scanned !== null) {
-      this.cachedCseqNumber = scanned.number;
-      this.cachedCseqMethod = scanned.method;
+    if (start !== -1 && scanCSeqInto(this.payload, start, known.valueEnd(CSEQ))) {
+      this.cachedCseqNumber = scannedCSeq.number;
+      this.cachedCseqMethod = scannedCSeq.method;
       return;
     }
     const text = this.knownText(CSEQ);

@@ -2,7 +2,7 @@
 // start line, and hands back a lazily decoded message. Malformed input is reported, never thrown.
 import type { SipParseResult } from './types.ts';
 import { scanKnownHeaders } from './known-headers.ts';
-import { parseStartLine, scanStartLine } from './start-line.ts';
+import { parseStartLine, scanStartLineInto, scannedStartLine } from './start-line.ts';
 import { methodText } from './methods.ts';
 import { CapturedSipMessage } from './message.ts';
 
@@ -13,8 +13,8 @@ export function parseSip(payload: Buffer): SipParseResult {
     const start = known.startLineStart;
     const end = known.startLineEnd;
     if (end <= start) return { ok: false, reason: 'no start line' };
-    const spans = scanStartLine(payload, start, end);
-    if (spans !== null) {
+    if (scanStartLineInto(payload, start, end)) {
+      const spans = scannedStartLine;
       const message = spans.isRequest
         ? new CapturedSipMessage(payload, known, true, methodText(payload, spans.methodStart, spans.methodEnd), null, spans.uriStart, spans.uriEnd, undefined)
         : new CapturedSipMessage(payload, known, false, null, spans.statusCode, -1, -1, null);

@@ -115,43 +115,64 @@ function isTokenChar(byte: number): boolean {
   );
 }
 
+/** Where scanStartLineInto leaves its answer: one shared object, so parsing allocates none. */
+export const scannedStartLine = { isRequest: false, methodStart: -1, methodEnd: -1, uriStart: -1, uriEnd: -1, statusCode: -1 };
+
 /**
  * The usual start lines read straight from the bytes: "METHOD URI SIP/x.y" and
  * "SIP/x.y CODE[ reason]" with single spaces. Returns null for anything else, valid or not, so
  * that parseStartLine decides (and words its reason) exactly as for any other line.
  */
 export function scanStartLine(payload: Buffer, start: number, end: number): StartLineSpans | null {
+  if (!scanStartLineInto(payload, start, end)) return null;
+  const s = scannedStartLine;
+  return new StartLineSpans(s.isRequest, s.methodStart, s.methodEnd, s.uriStart, s.uriEnd, s.statusCode);
+}
+
+function setScanned(isRequest: boolean, methodStart: number, methodEnd: number, uriStart: number, uriEnd: number, statusCode: number): true {
+  const s = scannedStartLine;
+  s.isRequest = isRequest;
+  s.methodStart = methodStart;
+  s.methodEnd = methodEnd;
+  s.uriStart = uriStart;
+  s.uriEnd = uriEnd;
+  s.statusCode = statusCode;
+  return true;
+}
+
+/** scanStartLine leaving the spans in scannedStartLine; false where scanStartLine returns null. */
+export function scanStartLineInto(payload: Buffer, start: number, end: number): boolean {
   const versionEnd = sipVersionEnd(payload, start, end);
   if (versionEnd !== -1) {
-    if (versionEnd + 4 > end || payload[versionEnd] !== 0x20) return null;
+    if (versionEnd + 4 > end || payload[versionEnd] !== 0x20) return false;
     const c0 = payload[versionEnd + 1] - 0x30;
     const c1 = payload[versionEnd + 2] - 0x30;
     const c2 = payload[versionEnd + 3] - 0x30;
-    if (c0 < 1 || c0 > 6 || c1 < 0 || c1 > 9 || c2 < 0 || c2 > 9) return null;
+    if (c0 < 1 || c0 > 6 || c1 < 0 || c1 > 9 || c2 < 0 || c2 > 9) return false;
     const after = versionEnd + 4;
-    if (after < end && payload[after] !== 0x20 && payload[after] !== 0x09) return null;
+    if (after < end && payload[after] !== 0x20 && payload[after] !== 0x09) return false;
     // The reason phrase is the only part not checked byte by byte above.
     for (let i = after; i < end; i++) {
-      if (isControlByte(payload[i])) return null;
+      if (isControlByte(payload[i])) return false;
     }
-    return new StartLineSpans(false, -1, -1, -1, -1, c0 * 100 + c1 * 10 + c2);
+    return setScanned(false, -1, -1, -1, -1, c0 * 100 + c1 * 10 + c2);
   }
   // Token, version and separator bytes are never control bytes; only the URI needs checking.
   let i = start;
   while (i < end && isTokenChar(payload[i])) i++;
   const methodEnd = i;
-  if (methodEnd === start || i >= end || payload[i] !== 0x20) return null;
+  if (methodEnd === start || i >= end || payload[i] !== 0x20) return false;
   const uriStart = i + 1;
   let colon = false;
   i = uriStart;
   while (i < end && payload[i] !== 0x20 && payload[i] !== 0x09) {
     const byte = payload[i];
     if (byte === 0x3a) colon = true;
-    else if (isControlByte(byte)) return null;
+    else if (isControlByte(byte)) return false;
     i++;
   }
   const uriEnd = i;
-  if (!colon || i >= end || payload[i] !== 0x20) return null;
-  if (sipVersionEnd(payload, i + 1, end) !== end) return null;
-  return new StartLineSpans(true, start, methodEnd, uriStart, uriEnd, -1);
+  if (!colon || i >= end || payload[i] !== 0x20) return false;
+  if (sipVersionEnd(payload, i + 1, end) !== end) return false;
+  return setScanned(true, start, methodEnd, uriStart, uriEnd, -1);
 }
