@@ -341,6 +341,22 @@ export function scanTagIn(payload: Buffer, start: number, end: number): number {
   return semi === -1 ? TAG_ABSENT : tagSpanOf(payload, semi, end, false);
 }
 
+// What each byte means when parameters are split: 0 plain, then the bytes the split looks at,
+// and (only when checking) the bytes the fast path does not handle, as in BYTE_CLASS.
+const PARAM_PLAIN = 0;
+const PARAM_UNHANDLED = 1;
+const PARAM_QUOTE = 2;
+const PARAM_SEMICOLON = 3;
+const PARAM_EQUALS = 4;
+const PARAM_CLASS: Uint8Array = (() => {
+  const table = new Uint8Array(256);
+  for (let byte = 0; byte < 256; byte++) table[byte] = BYTE_CLASS[byte] === UNHANDLED ? PARAM_UNHANDLED : PARAM_PLAIN;
+  table[QUOTE] = PARAM_QUOTE;
+  table[SEMICOLON] = PARAM_SEMICOLON;
+  table[EQUALS] = PARAM_EQUALS;
+  return table;
+})();
+
 /**
  * tagOf / checkedTagOf over payload[start, end), leaving the value's span in tagSpan. With
  * `check`, the bytes are checked as in checkedTagOf, so every part is split even after the tag.
@@ -352,13 +368,17 @@ function tagSpanOf(payload: Buffer, start: number, end: number, check: boolean):
     let partEnd = partStart;
     let inQuotes = false;
     let eq = -1;
-    while (partEnd < end) {
-      const byte = payload[partEnd];
-      if (check && BYTE_CLASS[byte] === UNHANDLED) return TAG_UNHANDLED;
-      if (byte === QUOTE) inQuotes = !inQuotes;
-      else if (byte === SEMICOLON && !inQuotes) break;
-      else if (byte === EQUALS && eq === -1) eq = partEnd;
-      partEnd++;
+    for (; partEnd < end; partEnd++) {
+      const kind = PARAM_CLASS[payload[partEnd]];
+      if (kind === PARAM_PLAIN) continue;
+      if (kind === PARAM_QUOTE) inQuotes = !inQuotes;
+      else if (kind === PARAM_SEMICOLON) {
+        if (!inQuotes) break;
+      } else if (kind === PARAM_EQUALS) {
+        if (eq === -1) eq = partEnd;
+      } else if (check) {
+        return TAG_UNHANDLED;
+      }
     }
     if (!found && isTagKey(payload, partStart, eq === -1 ? partEnd : eq)) {
       found = true;
