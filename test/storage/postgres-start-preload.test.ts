@@ -399,6 +399,8 @@ describe('postgres start preload: round trips', suite, () => {
   /** The hinted reads of an engine operation: accounts (with the call's running transaction) and the rates version. */
   async function hintedReads(repo: Repository, transactionTag: string | null): Promise<unknown[]> {
     await repo.preloadAccounts?.(TENANT, ['a', 'b', 'missing'], transactionTag);
+    // Accounts preloaded with their call's running transaction are preloaded alone too.
+    await repo.preloadAccounts?.(TENANT, ['a', 'b', 'missing'], null);
     const reads: unknown[] = [];
     for (const tag of ['a', 'b', 'missing']) {
       if (transactionTag !== null) reads.push(await repo.getAccountWithRunning(TENANT, tag, { transactionTag }));
@@ -538,6 +540,37 @@ describe('postgres start preload: a repeated attempt reads again', suite, () => 
       assert.deepEqual(seen[repeated].slice(-1), [start + 1], 'the last attempt read what the other committed');
     });
   }
+
+  test('hinted write skew (each reads what the other writes) ends as some serial order would', async () => {
+    await storage.transaction(async (repo) => {
+      await putAccount(repo, TENANT, 'skew-a', 0);
+      await putAccount(repo, TENANT, 'skew-b', 0);
+    });
+    const bothRead = [deferred(), deferred()];
+    const runs = [0, 0];
+    // Each reads one account (preloaded) and writes the other: PostgreSQL must fail one of them,
+    // at its write or at its COMMIT, and its repeated attempt must read the other's write.
+    const work = (me: number, reads: string, writes: string) => async (repo: Repository): Promise<void> => {
+      runs[me]++;
+      const read = await repo.getAccountWithRunning(TENANT, reads, { transactionTag: 'skew' });
+      if (runs[me] === 1) {
+        bothRead[me].resolve();
+        await bothRead[1 - me].promise;
+      }
+      await repo.upsert('account', accountRef(TENANT, writes), { balance: (read?.account.balance ?? NaN) + 1 }, { readBack: false });
+    };
+    const hintOf = (tag: string): TransactionHint => ({ accounts: { tenant: TENANT, accountTags: [tag], transactionTag: 'skew' } });
+    await Promise.all([
+      storage.transaction(work(0, 'skew-a', 'skew-b'), hintOf('skew-a')),
+      storage.transaction(work(1, 'skew-b', 'skew-a'), hintOf('skew-b')),
+    ]);
+    const final = await storage.transaction(async (repo) => [
+      (await repo.get('account', accountRef(TENANT, 'skew-a')))?.balance,
+      (await repo.get('account', accountRef(TENANT, 'skew-b')))?.balance,
+    ]);
+    assert.ok(runs[0] + runs[1] > 2, `one ran again: ${JSON.stringify(runs)}`);
+    assert.deepEqual([...final].sort(), [1, 2], `balances ${JSON.stringify(final)}`);
+  });
 });
 
 describe('postgres start preload: writes after hinted reads', suite, () => {
@@ -669,6 +702,8 @@ describe('postgres start preload: hints the work does not follow', suite, () => 
     { accounts: { tenant: TENANT, accountTags: ['p', 'q'], transactionTag: null } },
     { accounts: { tenant: 'nobody', accountTags: ['p', 'r'], transactionTag: 'call' } },
     { ratesOf: 'other' },
+    // Repeated tags, and the call the work does read, for one of the accounts.
+    { accounts: { tenant: TENANT, accountTags: ['p', 'p', 'r', 'r'], transactionTag: 'other call' }, ratesOf: TENANT },
   ];
 
   for (const [n, hint] of hints.entries()) {
