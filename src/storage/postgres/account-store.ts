@@ -26,14 +26,16 @@ const INSERT_RUNNING =
 // of every account of the tenant, a read that under SERIALIZABLE conflicts with every
 // concurrent write to any of them (most begins were repeated). Also sent, with the parameters
 // written in, in the round trip that starts a transaction (start-preload.ts).
+// Each row ends with the position of its tag in $2: rows are matched to the tags asked for by
+// position, since a tag Node cannot encode as it is (a lone surrogate) comes back changed.
 /** $1 tenant, $2 text[] of account tags, $3 transaction tag. */
 export const ACCOUNTS_WITH_ONE_RUNNING_SQL =
-  `SELECT ${ACCOUNT_COLUMNS}, a.tenant, a.account_tag, ${RUNNING_COLUMNS} FROM unnest($2::text[]) AS k(tag) ` +
+  `SELECT ${ACCOUNT_COLUMNS}, a.tenant, a.account_tag, ${RUNNING_COLUMNS}, k.n FROM unnest($2::text[]) WITH ORDINALITY AS k(tag, n) ` +
   'JOIN LATERAL (SELECT * FROM accounts WHERE tenant = $1::text AND account_tag = k.tag OFFSET 0) a ON TRUE ' +
   `LEFT JOIN ${RUNNING_TABLE} r ON r.account_id = a.id AND r.transaction_tag = $3::text`;
 /** $1 tenant, $2 text[] of account tags. */
 export const ACCOUNTS_SQL =
-  `SELECT ${ACCOUNT_COLUMNS} FROM unnest($2::text[]) AS k(tag) ` +
+  `SELECT ${ACCOUNT_COLUMNS}, k.n FROM unnest($2::text[]) WITH ORDINALITY AS k(tag, n) ` +
   'JOIN LATERAL (SELECT * FROM accounts WHERE tenant = $1::text AND account_tag = k.tag OFFSET 0) a ON TRUE';
 
 const SQL = {
@@ -99,7 +101,7 @@ export function decodeAccountsWithOneRunning(accountTags: readonly string[], row
   for (const row of rows) {
     const account = decodeRawRow(ACCOUNT_SPEC.columns, row, 0) as unknown as Account;
     const running = row[width + 2] === null ? [] : [decodeRunning(row.slice(width))];
-    found.set(row[width + 1] as string, { account, running });
+    found.set(accountTags[Number(row[row.length - 1]) - 1], { account, running });
   }
   return found;
 }
@@ -110,7 +112,7 @@ export function decodeAccounts(accountTags: readonly string[], rows: readonly Ro
   for (const tag of accountTags) found.set(tag, null);
   for (const row of rows) {
     const account = decodeRawRow(ACCOUNT_SPEC.columns, row, 0) as unknown as Account;
-    found.set(account.account_tag, account);
+    found.set(accountTags[Number(row[row.length - 1]) - 1], account);
   }
   return found;
 }

@@ -22,8 +22,16 @@ export interface StartPreload {
 
 const literal = (text: string): string => pg.escapeLiteral(text);
 
+/** A NUL cannot be in PostgreSQL text: sent in the start's message, it would break the whole message. */
+function hasNul(hint: TransactionHint): boolean {
+  const texts = [hint.ratesOf ?? '', hint.accounts?.tenant ?? '', hint.accounts?.transactionTag ?? '', ...(hint.accounts?.accountTags ?? [])];
+  return texts.some((text) => text.includes('\u0000'));
+}
+
 export function startPreloadOf(hint: TransactionHint | undefined): StartPreload | null {
-  if (hint === undefined) return null;
+  // A hint with a NUL is not preloaded: the work's own read then fails alone, as without a hint,
+  // instead of the start (or the previous transaction's commit it rides with) failing.
+  if (hint === undefined || hasNul(hint)) return null;
   let sql = '';
   let statements = 0;
   const accounts = hint.accounts;
