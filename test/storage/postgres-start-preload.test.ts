@@ -753,11 +753,9 @@ describe('postgres start preload: text PostgreSQL cannot hold', suite, () => {
     );
   });
 
-  // Bug in src/storage/postgres/transaction.ts + start-preload.ts: the hint's literals go into the
-  // simple-query message that also carries the previous transaction's COMMIT. A NUL ends that
-  // message's query string early; PostgreSQL refuses the whole message ("invalid message format"),
-  // so the COMMIT of the transaction ahead never runs: that transaction, which did nothing wrong,
-  // is rolled back and rejected. Without hints, a NUL only fails the statement that carries it.
+  // The hint's literals go into the simple-query message that also carries the previous
+  // transaction's COMMIT. A NUL would end that message's query string early and PostgreSQL would
+  // refuse the whole message, COMMIT included; such a hint is therefore not preloaded.
   test('a NUL in the hint of a waiting transaction fails nothing but that transaction', async () => {
     const held = deferred();
     const started = deferred();
