@@ -5,6 +5,7 @@
 // The calls are sent first, with the engines stopped, so the queue holds every event; then the
 // engines start and the figure is the rate at which calls get stored from when every engine is up
 // (and 10 % are stored) to 90 % of the total. The agents' own ingest rate into the bus is shown too.
+import { readFileSync } from 'node:fs';
 import { nowMicros } from '../src/domain/time.ts';
 import { skipUnlessServices } from '../test/support/services.ts';
 import { CallSender, Cluster, waitUntil } from '../test/distributed/cluster.ts';
@@ -18,6 +19,8 @@ export interface DistributedBenchOptions {
 interface DistributedResult {
   engines: number;
   callsPerSecond: number;
+  /** CPU time of the engine processes (all of them) per call stored, over the measured span. */
+  engineCpuMsPerCall: number;
   ingestCallsPerSecond: number;
   problems: string[];
 }
@@ -55,13 +58,13 @@ async function measure(engines: number, calls: number, packetsPerSecond: number)
     const starting = Promise.all(Array.from({ length: engines }, (_, i) => cluster.start(`engine-${i + 1}`, 'engine'))).then(() => {
       allReadyAt = Date.now();
     });
-    const samples: Array<{ at: number; stored: number }> = [];
+    const samples: Array<{ at: number; stored: number; engineCpuMs: number }> = [];
     const target = 2 * calls;
     await waitUntil(
       'every call stored',
       async () => {
         const stored = await cluster.transactionCount();
-        samples.push({ at: Date.now(), stored });
+        samples.push({ at: Date.now(), stored, engineCpuMs: enginesCpuMs(cluster, engines) });
         return stored >= target;
       },
       300_000,
@@ -70,12 +73,34 @@ async function measure(engines: number, calls: number, packetsPerSecond: number)
     const first = samples.find((s) => s.stored >= 0.1 * target && s.at >= allReadyAt) ?? samples[0];
     const last = samples.find((s) => s.stored >= 0.9 * target) ?? samples[samples.length - 1];
     const callsPerSecond = last.at > first.at ? (last.stored - first.stored) / 2 / ((last.at - first.at) / 1000) : 0;
+    const measuredCalls = (last.stored - first.stored) / 2;
+    const engineCpuMsPerCall = measuredCalls > 0 ? (last.engineCpuMs - first.engineCpuMs) / measuredCalls : 0;
     const problems = await cluster.verify(sender.startMicros, calls);
-    return { engines, callsPerSecond, ingestCallsPerSecond: calls / ingestSeconds, problems };
+    return { engines, callsPerSecond, engineCpuMsPerCall, ingestCallsPerSecond: calls / ingestSeconds, problems };
   } finally {
     await cluster.cleanup();
   }
 }
+
+/** User + system CPU of the engine processes so far, in ms (Linux /proc; 0 elsewhere). */
+function enginesCpuMs(cluster: Cluster, engines: number): number {
+  let total = 0;
+  for (let i = 1; i <= engines; i++) {
+    try {
+      const pid = cluster.node(`engine-${i}`).child.pid;
+      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+    } catch {
+      // Not started yet, or no /proc.
+    }
+  }
+  return total;
+}
+
+/** USER_HZ: 100 on Linux. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 export async function benchDistributed(options: DistributedBenchOptions = {}): Promise<BenchRow[]> {
   const skip = await skipUnlessServices(['postgresql', 'redis', 'rabbitmq']);
@@ -93,13 +118,13 @@ export async function benchDistributed(options: DistributedBenchOptions = {}): P
       name: 'distributed complete calls, 1 engine (PostgreSQL)',
       ours: `${one.callsPerSecond.toFixed(0)} calls/s`,
       peer: 'target >= 1,000 calls/s; embedded figure: "complete calls, in-process" above',
-      note: `${verdict(one)}; 2 agents ingest ${one.ingestCallsPerSecond.toFixed(0)} calls/s into the bus`,
+      note: `${verdict(one)}; engine CPU ${one.engineCpuMsPerCall.toFixed(2)} ms per call; 2 agents ingest ${one.ingestCallsPerSecond.toFixed(0)} calls/s into the bus`,
     },
     {
       name: 'distributed complete calls, 2 engines (PostgreSQL)',
       ours: `${two.callsPerSecond.toFixed(0)} calls/s`,
       peer: `1 engine ${one.callsPerSecond.toFixed(0)} calls/s (${(two.callsPerSecond / Math.max(1, one.callsPerSecond)).toFixed(2)}x)`,
-      note: `${verdict(two)}; 2 cores shared with PostgreSQL, RabbitMQ and Redis`,
+      note: `${verdict(two)}; engine CPU ${two.engineCpuMsPerCall.toFixed(2)} ms per call (both engines); 2 cores shared with PostgreSQL, RabbitMQ and Redis`,
     },
   ];
 }
