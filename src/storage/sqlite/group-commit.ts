@@ -41,6 +41,9 @@ interface PendingExclusive {
 type Pending = PendingTransaction | PendingExclusive;
 type Done = { job: PendingTransaction; ok: true; value: unknown } | { job: PendingTransaction; ok: false; error: unknown };
 
+/** Groups that run with savepoints after a failure in an optimistic group. */
+const CAUTIOUS_GROUPS = 8;
+
 function nextEventLoopTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
@@ -50,11 +53,19 @@ export class GroupCommitRunner {
   #running = false;
   #drainWaiters: (() => void)[] = [];
 
+  /** Groups still to run with a savepoint per transaction, after an optimistic group saw a failure. */
+  #cautiousGroups = 0;
+
   constructor(
     private readonly host: TransactionHost,
     /** These two bound how long the first caller of a group waits for the others' work. */
     private readonly maxGroupSize = 64,
     private readonly maxGroupMs = 10,
+    /**
+     * Run transactions without savepoints while none fails (see #runGroup); off by default, so
+     * that every transaction gets its own savepoint.
+     */
+    private readonly optimistic = false,
   ) {}
 
   transaction<T>(work: (repo: Repository) => Promise<T>): Promise<T> {
@@ -114,15 +125,35 @@ export class GroupCommitRunner {
       this.#pending.shift()?.reject(error);
       return;
     }
-    const done: Done[] = [];
+    let done: Done[] = [];
+    // Optimistic groups run their transactions without savepoints: a savepoint makes SQLite copy
+    // every page a transaction changes (on top of the change), which cost about as much as the
+    // engine's statements themselves. When one fails, the whole group so far is rolled back and
+    // the transactions that had succeeded are run again, each in a savepoint, as is the rest of
+    // the group and the next few groups: the contract lets work run more than once, and the
+    // result is the same as if the failed transaction had been rolled back to its savepoint.
+    let savepoints = !this.optimistic || this.#cautiousGroups > 0;
+    if (this.#cautiousGroups > 0) this.#cautiousGroups--;
     const closesAt = performance.now() + this.maxGroupMs;
     while (done.length < this.maxGroupSize && this.#pending[0]?.kind === 'transaction' && (done.length === 0 || performance.now() < closesAt)) {
       const job = this.#pending.shift() as PendingTransaction;
-      const outcome = await this.#runOne(job);
+      const outcome = savepoints ? await this.#runOne(job) : await this.#runBare(job);
       if ('lost' in outcome) {
         this.#abandon(done, outcome.lost);
         return;
       }
+      if (outcome.ok || savepoints) {
+        done.push(outcome);
+        continue;
+      }
+      savepoints = true;
+      this.#cautiousGroups = CAUTIOUS_GROUPS;
+      const redone = await this.#redo(done);
+      if (redone === null) {
+        job.reject(outcome.error);
+        return;
+      }
+      done = redone;
       done.push(outcome);
     }
     try {
@@ -162,6 +193,45 @@ export class GroupCommitRunner {
       job.reject(error);
       return { lost: error };
     }
+  }
+
+  /** Runs a transaction's work directly in the group's transaction. */
+  async #runBare(job: PendingTransaction): Promise<Done> {
+    const repository = this.host.openRepository();
+    try {
+      const value = await job.work(repository);
+      repository.close();
+      return { job, ok: true, value };
+    } catch (error) {
+      repository.close();
+      return { job, ok: false, error };
+    }
+  }
+
+  /**
+   * Rolls the group back and runs its transactions again in a new one, each in a savepoint.
+   * Returns their outcomes, or null when the group had to be given up (its jobs are settled).
+   */
+  async #redo(done: readonly Done[]): Promise<Done[] | null> {
+    try {
+      if (this.host.inTransaction()) this.host.execute('ROLLBACK');
+      await this.host.begin();
+    } catch (error) {
+      this.#abandon(done, error);
+      return null;
+    }
+    const redone: Done[] = [];
+    for (const [i, d] of done.entries()) {
+      const outcome = d.ok ? await this.#runOne(d.job) : d;
+      if ('lost' in outcome) {
+        this.#abandon(redone, outcome.lost);
+        // The ones not run again yet are lost with the group.
+        this.#abandon(done.slice(i + 1), outcome.lost);
+        return null;
+      }
+      redone.push(outcome);
+    }
+    return redone;
   }
 
   /** The whole group was rolled back: the transactions that had succeeded are lost too. */

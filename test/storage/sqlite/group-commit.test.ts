@@ -147,6 +147,112 @@ describe('GroupCommitRunner', () => {
     await runner.drain();
   });
 
+  test('optimistic: a group where nothing fails runs without savepoints', async () => {
+    const host = new FakeHost();
+    const runner = new GroupCommitRunner(host, 64, 10, true);
+    const results = await Promise.all([runner.transaction(async () => 1), runner.transaction(async () => 2), runner.transaction(async () => 3)]);
+    assert.deepEqual(results, [1, 2, 3]);
+    assert.deepEqual(host.log, ['BEGIN', 'COMMIT']);
+  });
+
+  test('optimistic: a failure rolls the group back, runs the ones before it again in savepoints, and the next groups use savepoints', async () => {
+    const host = new FakeHost();
+    const runner = new GroupCommitRunner(host, 64, 10, true);
+    const runs = [0, 0, 0, 0];
+    const results = await Promise.allSettled([
+      runner.transaction(async () => (runs[0]++, 'first')),
+      runner.transaction(async () => (runs[1]++, 'second')),
+      runner.transaction(async () => {
+        runs[2]++;
+        throw new Error('third fails');
+      }),
+      runner.transaction(async () => (runs[3]++, 'fourth')),
+    ]);
+    assert.deepEqual(
+      results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message)),
+      ['first', 'second', 'third fails', 'fourth'],
+    );
+    // The failed one is not run again; the ones before it are, and only their second results count.
+    assert.deepEqual(runs, [2, 2, 1, 1]);
+    assert.deepEqual(host.log, [
+      'BEGIN',
+      'ROLLBACK',
+      'BEGIN',
+      'SAVEPOINT job',
+      'RELEASE job',
+      'SAVEPOINT job',
+      'RELEASE job',
+      'SAVEPOINT job',
+      'RELEASE job',
+      'COMMIT',
+    ]);
+    host.log.length = 0;
+    await Promise.all([runner.transaction(async () => 'a'), runner.transaction(async () => 'b')]);
+    assert.deepEqual(host.log, ['BEGIN', 'SAVEPOINT job', 'RELEASE job', 'SAVEPOINT job', 'RELEASE job', 'COMMIT']);
+  });
+
+  test('optimistic: a transaction failing again when run the second time is rejected alone', async () => {
+    const host = new FakeHost();
+    const runner = new GroupCommitRunner(host, 64, 10, true);
+    let attempts = 0;
+    const results = await Promise.allSettled([
+      runner.transaction(async () => {
+        attempts++;
+        if (attempts > 1) throw new Error('changed its mind');
+        return 'first';
+      }),
+      runner.transaction(async () => {
+        throw new Error('second fails');
+      }),
+      runner.transaction(async () => 'third'),
+    ]);
+    assert.deepEqual(
+      results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message)),
+      ['changed its mind', 'second fails', 'third'],
+    );
+    assert.equal(host.log.filter((sql) => sql === 'ROLLBACK TO job').length, 1);
+  });
+
+  test('optimistic: when the new transaction cannot begin, the group is rejected, and the queue goes on', async () => {
+    const host = new FakeHost();
+    const runner = new GroupCommitRunner(host, 64, 10, true);
+    const failure = new Error('second fails');
+    const results = await Promise.allSettled([
+      runner.transaction(async () => {
+        host.failBegin = new Error('database is locked');
+        return 'first';
+      }),
+      runner.transaction(async () => {
+        throw failure;
+      }),
+    ]);
+    assert.equal(results[0].status, 'rejected');
+    assert.match(String((results[0] as PromiseRejectedResult).reason), /rolled back together/);
+    assert.deepEqual(results[1], { status: 'rejected', reason: failure });
+    assert.equal(host.inTransaction(), false);
+    assert.equal(await runner.transaction(async () => 'later'), 'later');
+  });
+
+  test('optimistic: when SQLite abandons the transaction on a failure, the ones before it are run again', async () => {
+    const host = new FakeHost();
+    const runner = new GroupCommitRunner(host, 64, 10, true);
+    const failure = new Error('database or disk is full');
+    const results = await Promise.allSettled([
+      runner.transaction(async () => 'first'),
+      runner.transaction(async () => {
+        host.open = false;
+        throw failure;
+      }),
+      runner.transaction(async () => 'third'),
+    ]);
+    assert.deepEqual(results, [
+      { status: 'fulfilled', value: 'first' },
+      { status: 'rejected', reason: failure },
+      { status: 'fulfilled', value: 'third' },
+    ]);
+    assert.deepEqual(host.log.slice(0, 3), ['BEGIN', 'BEGIN', 'SAVEPOINT job']);
+  });
+
   test('work never starts inside the transaction() call itself', async () => {
     const runner = new GroupCommitRunner(new FakeHost());
     let started = false;
