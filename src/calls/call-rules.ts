@@ -21,6 +21,11 @@ export interface TrackableSipMessage {
   readonly cseqNumber: number | null;
   readonly cseqMethod: string | null;
   readonly to: { readonly tag: string | null } | null;
+  /**
+   * The To tag alone, when the message can read it without parsing the whole To header (src/sip's
+   * messages can: a byte scan); otherwise `to` is read.
+   */
+  readonly toTag?: string | null;
 }
 
 export interface CallTrackerCounters {
@@ -244,7 +249,7 @@ export function upper(text: string | null): string {
 }
 
 export function hasToTag(message: TrackableSipMessage): boolean {
-  const tag = message.to?.tag ?? null;
+  const tag = message.toTag !== undefined ? message.toTag : (message.to?.tag ?? null);
   return tag !== null && tag !== '';
 }
 

@@ -230,7 +230,7 @@ export class RedisCallTracker<M extends TrackableSipMessage = TrackableSipMessag
       callId,
       cseqNumber: message.cseqNumber,
       cseqMethod: message.cseqMethod,
-      to: message.to === null ? null : { tag: message.to.tag },
+      to: { tag: message.toTag !== undefined ? message.toTag : (message.to?.tag ?? null) },
       key,
       at,
       local,

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import pino from 'pino';
 import {
+  hasToTag,
   ANSWERED,
   BEGIN,
   ACK_BEGIN_END,
@@ -114,6 +115,13 @@ describe('call rules', () => {
     applyMessage(retried, req('INVITE', 2, null), T0 + 400, LOCAL0 + 400);
     assert.equal(retried.ackLocal, 0);
     assert.equal(nextDeadline(retried, RULES), LOCAL0 + RULES.unansweredTimeoutMicros);
+  });
+
+  test('the To tag is read from toTag when the message offers it, else from to', () => {
+    assert.equal(hasToTag({ ...req('INVITE', 1, null), toTag: 'x' }), true);
+    assert.equal(hasToTag({ ...req('BYE', 2, 'b'), toTag: null }), false);
+    assert.equal(hasToTag(req('BYE', 2, 'b')), true);
+    assert.equal(hasToTag({ ...req('BYE', 2, 'b'), to: null }), false);
   });
 
   test('a record survives JSON; records that are not calls are refused', () => {
