@@ -111,10 +111,15 @@ function decodeRunning(row: RawRow, parsed = false, offset = 0): RunningTransact
   };
 }
 
+function isTextOrNull(value: unknown): boolean {
+  return value === null || typeof value === 'string';
+}
+
 /** A running transaction as the database will hold it after inserting `rt` (null: cannot tell). */
 function asStored(rt: RunningTransaction, tags: SqlValue, rate: SqlValue): RunningTransaction | null {
-  const texts = [rt.proxy_tag, rt.source, rt.source_ip, rt.destination, rt.carrier_ip];
-  for (const text of texts) if (text !== null && typeof text !== 'string') return null;
+  if (typeof rt.transaction_tag !== 'string') return null;
+  if (!isTextOrNull(rt.proxy_tag) || !isTextOrNull(rt.source) || !isTextOrNull(rt.source_ip)) return null;
+  if (!isTextOrNull(rt.destination) || !isTextOrNull(rt.carrier_ip)) return null;
   if (!Number.isSafeInteger(rt.timestamp_begin) || (rt.timestamp_end !== null && !Number.isSafeInteger(rt.timestamp_end))) return null;
   return {
     tenant: rt.tenant,
@@ -150,6 +155,16 @@ export class AccountStore {
     this.#uncached.clear();
   }
 
+  /**
+   * Whether a write to this account can be applied to the cache. SQLite compares a number with
+   * a text column as text, the cache does not: a caller breaking the types drops everything.
+   */
+  #cacheable(tenant: unknown, accountTag: unknown): boolean {
+    if (typeof tenant === 'string' && typeof accountTag === 'string') return true;
+    this.forgetAll();
+    return false;
+  }
+
   /** Checks the cache against PRAGMA data_version at the start of a write transaction. */
   startTransaction(dataVersion: unknown): void {
     this.cache.checkDataVersion(dataVersion);
@@ -159,7 +174,7 @@ export class AccountStore {
 
   addToBalance(tenant: string, accountTag: string, delta: number): boolean {
     const changed = this.statements.get(SQL.addToBalance).run(delta, tenant, accountTag).changes > 0;
-    const entry = changed ? this.cache.get(tenant, accountTag) : undefined;
+    const entry = changed && this.#cacheable(tenant, accountTag) ? this.cache.get(tenant, accountTag) : undefined;
     if (entry !== undefined) {
       // SQLite added the same two integers (or refused the write, throwing before this).
       const balance = entry.account.balance + delta;
@@ -207,7 +222,7 @@ export class AccountStore {
   }
 
   getAccountWithRunning(tenant: string, accountTag: string, transactionTag: string | null): { account: Account; running: RunningTransaction[] } | null {
-    const entry = this.#entry(tenant, accountTag);
+    const entry = transactionTag === null || typeof transactionTag === 'string' ? this.#entry(tenant, accountTag) : undefined;
     if (entry === null) return null;
     if (entry !== undefined) {
       const running: RunningTransaction[] = [];
@@ -235,6 +250,9 @@ export class AccountStore {
    * it does not exist; undefined when it has too many running transactions to be cached.
    */
   #entry(tenant: string, accountTag: string): CachedAccount | null | undefined {
+    // Keys are compared as JavaScript values, SQLite would convert a number to text: a caller
+    // breaking the types reads the database.
+    if (typeof tenant !== 'string' || typeof accountTag !== 'string') return undefined;
     const cached = this.cache.get(tenant, accountTag);
     if (cached !== undefined) return cached;
     const uncachedKey = `${tenant}\u0000${accountTag}`;
@@ -262,7 +280,7 @@ export class AccountStore {
     const inProgress = encodeValue('bool', rt.in_progress);
     const inbound = encodeValue('bool', rt.inbound);
     const primary = encodeValue('bool', rt.primary);
-    const cached = this.cache.get(rt.tenant, rt.account_tag);
+    const cached = this.#cacheable(rt.tenant, rt.account_tag) ? this.cache.get(rt.tenant, rt.account_tag) : undefined;
     let changes: number;
     if (cached !== undefined && unlessSettled) {
       changes = this.statements
@@ -292,13 +310,13 @@ export class AccountStore {
   }
 
   endRunning(tenant: string, accountTag: string, transactionTag: string, timestampEnd: Micros): RunningTransaction | null {
-    this.cache.delete(tenant, accountTag);
+    if (this.#cacheable(tenant, accountTag)) this.cache.delete(tenant, accountTag);
     const row = this.statements.get(SQL.endRunning, 'raw').get(timestampEnd, tenant, accountTag, transactionTag);
     return row === undefined ? null : decodeRunning([tenant, accountTag, ...(row as RawRow)]);
   }
 
   deleteRunning(tenant: string, accountTag: string, transactionTag: string): number {
-    const entry = this.cache.get(tenant, accountTag);
+    const entry = this.#cacheable(tenant, accountTag) ? this.cache.get(tenant, accountTag) : undefined;
     const removed =
       entry === undefined
         ? this.statements.get(SQL.deleteRunning).run(tenant, accountTag, transactionTag).changes

@@ -212,6 +212,33 @@ describe('sqlite account cache', () => {
     }
   });
 
+  test('a caller passing numbers where the types say text (SQLite compares them as text) reads what the database holds', async () => {
+    const { path, storage } = await open('numbers.db');
+    try {
+      await storage.transaction((repo) => repo.upsert('account', { key: { tenant: TENANT, account_tag: '2001' } }, { type: 'PREPAID', balance: 10 }));
+      const number = 2001 as unknown as string;
+      const steps: Array<(repo: Repository) => Promise<unknown>> = [
+        (repo) => repo.addToBalance(TENANT, number, 5),
+        (repo) => repo.insertRunning(running(number, 'n-1')),
+        (repo) => repo.insertRunning(running('2001', 77 as unknown as string), { unlessSettled: true }),
+        (repo) => repo.deleteRunning(TENANT, number, 'n-1'),
+        (repo) => repo.deleteRunning(TENANT, '2001', 77 as unknown as string),
+        (repo) => repo.endRunning(TENANT, number, 'n-1', 5),
+      ];
+      for (const [n, step] of steps.entries()) {
+        const seen = await storage.transaction(async (repo) => {
+          await readsOf(repo, '2001', 'n-1');
+          await readsOf(repo, '2001', '77');
+          await step(repo);
+          return [await readsOf(repo, '2001', 'n-1'), await readsOf(repo, '2001', '77')];
+        });
+        assert.deepEqual(seen, [await freshReadsOf(path, '2001', 'n-1'), await freshReadsOf(path, '2001', '77')], `after step ${n}`);
+      }
+    } finally {
+      await storage.close();
+    }
+  });
+
   test('an account with more running transactions than are cached reads the same', async () => {
     const { path, storage } = await open('busy-account.db');
     try {
