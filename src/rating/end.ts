@@ -88,27 +88,29 @@ export async function endCall(repo: Repository, request: EndTransactionRequest, 
  */
 async function settleAll(repo: Repository, settlements: readonly RunningSettlement[], progress: Progress): Promise<void> {
   if (settlements.length === 0) return;
-  const missing = (settlement: RunningSettlement): never => {
-    progress.accountTag = settlement.accountTag;
-    throw new OperationAborted(failed(settlement.accountTag, 'INTERNAL_ERROR'));
-  };
   if (repo.settleRunningAll !== undefined) {
     const settled = await repo.settleRunningAll(settlements);
-    for (const [i, ok] of settled.entries()) if (!ok) missing(settlements[i]);
+    for (const [i, ok] of settled.entries()) if (!ok) missing(settlements[i], progress);
     return;
   }
   for (const settlement of settlements) {
     progress.accountTag = settlement.accountTag;
     if (repo.settleRunning !== undefined) {
-      if (!(await repo.settleRunning(settlement))) missing(settlement);
+      if (!(await repo.settleRunning(settlement))) missing(settlement, progress);
       continue;
     }
     const { tenant, transactionTag, accountTag, record, balanceDelta, at } = settlement;
     await repo.upsert('transaction', { key: { tenant, transaction_tag: transactionTag, account_tag: accountTag } }, record, { readBack: false });
-    if (balanceDelta !== 0 && !(await repo.addToBalance(tenant, accountTag, balanceDelta))) missing(settlement);
+    if (balanceDelta !== 0 && !(await repo.addToBalance(tenant, accountTag, balanceDelta))) missing(settlement, progress);
     await repo.deleteRunning(tenant, accountTag, transactionTag);
     await repo.putOutcome({ tenant, transaction_tag: transactionTag, account_tag: accountTag, outcome: 'ended', at });
   }
+}
+
+/** The account of a settlement is gone: the operation aborts (a module-level function: no closure per end). */
+function missing(settlement: RunningSettlement, progress: Progress): never {
+  progress.accountTag = settlement.accountTag;
+  throw new OperationAborted(failed(settlement.accountTag, 'INTERNAL_ERROR'));
 }
 
 type LoadedForEnd =
