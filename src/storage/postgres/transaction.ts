@@ -24,7 +24,7 @@ import type { ListSqlOptions } from './list-query.ts';
 import type { RatesVersionCache } from './rates-version-cache.ts';
 import { PostgresRepository } from './repository.ts';
 import { TransactionSession } from './session.ts';
-import { acceptStartPreload, startPreloadOf, type StartPreload } from './start-preload.ts';
+import { acceptStartReads, startReadsOf, usableHint, type StartReads } from './start-preload.ts';
 
 export interface TransactionSettings {
   /** SQL arguments of the advisory lock that orders first attempts and repeats (literal, no parameters). */
@@ -61,23 +61,28 @@ interface Job {
   /** Attempts made so far. */
   attempts: number;
   /** The work's first reads, sent with the start of each attempt. */
-  preload: StartPreload | null;
+  hint: TransactionHint | null;
 }
 
 /** Started in the round trip that committed the previous transaction on the same connection. */
 interface Chained {
   job: Job;
   started: boolean;
-  /** The results of the round trip that started it (its preloaded reads come last). */
+  /** What that start read, and the results of its round trip (the reads come last). */
+  reads?: StartReads | null;
   startResults?: unknown;
 }
 
 // The lane lock is taken at session level and committed before the serializable transaction
 // begins, so that its snapshot is taken only once the lock is held (a snapshot from before a
 // wait would conflict with whatever committed during it).
-function startSql(settings: TransactionSettings, alone: boolean, preload: StartPreload | null): string {
+function startSql(settings: TransactionSettings, alone: boolean, reads: StartReads | null): string {
   const lock = alone ? 'pg_advisory_lock' : 'pg_advisory_lock_shared';
-  return `SELECT ${lock}(${settings.laneLockArguments}); COMMIT; BEGIN ISOLATION LEVEL SERIALIZABLE; SAVEPOINT work${preload?.sql ?? ''}`;
+  return `SELECT ${lock}(${settings.laneLockArguments}); COMMIT; ${reads?.beforeBegin ?? ''}BEGIN ISOLATION LEVEL SERIALIZABLE; SAVEPOINT work${reads?.afterBegin ?? ''}`;
+}
+
+function startReadsFor(job: Job, client: PoolClient, settings: TransactionSettings): StartReads | null {
+  return job.hint === null ? null : startReadsOf(job.hint, client, settings.ratesVersions);
 }
 
 // Releases the lane lock (the only session-level lock a transaction connection holds); it
@@ -102,9 +107,9 @@ export class TransactionLine {
   ) {}
 
   run<T>(work: (repo: Repository) => Promise<T>, hint?: TransactionHint): Promise<T> {
-    const preload = startPreloadOf(hint);
+    const usable = usableHint(hint);
     return new Promise<T>((resolve, reject) => {
-      this.#waiting.push({ work, resolve: resolve as (value: unknown) => void, reject, attempts: 0, preload });
+      this.#waiting.push({ work, resolve: resolve as (value: unknown) => void, reject, attempts: 0, hint: usable });
       this.#pump();
     });
   }
@@ -168,14 +173,16 @@ export class TransactionLine {
     const { job } = current;
     let started = current.started;
     let startResults = current.startResults;
+    let startReads = current.reads ?? null;
     for (;;) {
       job.attempts++;
       const alone = job.attempts > 1;
       const handOver: { next: Chained | null } = { next: null };
       const takeNext = (): Job | null => this.#waiting.shift() ?? null;
-      const outcome = await attemptOnce(client, job, this.settings, alone, started ? { results: startResults } : null, markBroken, takeNext, (next) => (handOver.next = next));
+      const outcome = await attemptOnce(client, job, this.settings, alone, started ? { results: startResults, reads: startReads } : null, markBroken, takeNext, (next) => (handOver.next = next));
       started = false;
       startResults = undefined;
+      startReads = null;
       const handedOver = handOver.next;
       if (outcome.kind === 'done' || outcome.kind === 'failed') {
         if (outcome.kind === 'done') job.resolve(outcome.value);
@@ -211,7 +218,7 @@ async function attemptOnce(
   job: Job,
   settings: TransactionSettings,
   alone: boolean,
-  started: { results: unknown } | null,
+  started: { results: unknown; reads: StartReads | null } | null,
   markBroken: (error: Error) => void,
   takeNext: () => Job | null,
   handOver: (next: Chained) => void,
@@ -220,16 +227,18 @@ async function attemptOnce(
   const repo = new PostgresRepository(session, settings.listOptions, settings.ratesVersions);
   try {
     let startResults = started?.results;
+    let reads = started?.reads ?? null;
     if (started === null) {
+      reads = startReadsFor(job, client, settings);
       try {
-        startResults = await client.query({ text: startSql(settings, alone, job.preload), rowMode: 'array' });
+        startResults = await client.query({ text: startSql(settings, alone, reads), rowMode: 'array' });
       } catch (error) {
         markBroken(error instanceof Error ? error : new Error(String(error)));
         return { kind: 'failed', error };
       }
     }
-    if (job.preload !== null) {
-      acceptStartPreload(repo, job.preload, startResults);
+    if (reads !== null) {
+      acceptStartReads(repo, reads, startResults, settings.ratesVersions);
       session.markUsed();
     }
     return await attemptWith(client, session, repo, job.work, settings, markBroken, takeNext, handOver);
@@ -285,9 +294,10 @@ async function attemptWith<T>(
   // statement that fails skips the rest, so the next one has started only if all went through.
   const next = takeNext();
   try {
-    const sql = next === null ? `COMMIT; ${UNLOCK_LANE}` : `COMMIT; ${UNLOCK_LANE}; ${startSql(settings, next.attempts > 0, next.preload)}`;
+    const nextReads = next === null ? null : startReadsFor(next, client, settings);
+    const sql = next === null ? `COMMIT; ${UNLOCK_LANE}` : `COMMIT; ${UNLOCK_LANE}; ${startSql(settings, next.attempts > 0, nextReads)}`;
     const results: unknown = await client.query({ text: sql, rowMode: 'array' });
-    if (next !== null) handOver({ job: next, started: true, startResults: results });
+    if (next !== null) handOver({ job: next, started: true, startResults: results, reads: nextReads });
     const command = Array.isArray(results) ? (results[0] as { command?: string }).command : undefined;
     if (command !== 'COMMIT') return { kind: 'failed', error: new Error(`the transaction was not committed (server answered ${String(command)})`) };
   } catch (error) {
