@@ -6,45 +6,17 @@
 // work show in the reads after them.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
-import pg from 'pg';
 import type { Account, RunningTransaction } from '../../src/domain/types.ts';
 import type { Repository, Storage, TransactionHint } from '../../src/storage/storage.ts';
 import { skipUnlessServices } from '../support/services.ts';
-import { dropSchema, openTestStorage, uniqueSchemaName, withAdminClient } from './postgres-support.ts';
+import { dropSchema, openTestStorage, traceQueries, uniqueSchemaName, withAdminClient, type QueryTrace } from './postgres-support.ts';
 
 const skip = await skipUnlessServices(['postgresql']);
 // A chaining regression tends to leave a transaction waiting forever: fail instead of hanging.
 const suite = { skip, timeout: 60_000 };
 const TENANT = 'default';
 
-type QueryFunction = (...args: unknown[]) => unknown;
-interface Trace {
-  texts: string[];
-  restore: () => void;
-}
-
-/** Records the text of every statement any pg.Client sends until `restore` (the pool's included). */
-function traceQueries(): Trace {
-  const prototype = pg.Client.prototype as unknown as { query: QueryFunction };
-  const original = prototype.query;
-  const texts: string[] = [];
-  prototype.query = function (this: unknown, ...args: unknown[]): unknown {
-    const first = args[0];
-    if (typeof first === 'string') texts.push(first);
-    else if (typeof first === 'object' && first !== null && 'text' in first && typeof first.text === 'string') texts.push(first.text);
-    else texts.push('(a query without text)');
-    return original.apply(this, args);
-  };
-  let restored = false;
-  return {
-    texts,
-    restore: () => {
-      if (restored) return;
-      restored = true;
-      prototype.query = original;
-    },
-  };
-}
+type Trace = QueryTrace;
 
 /** Runs `work` while counting statements; the trace is removed whatever happens. */
 async function traced<T>(work: () => Promise<T>): Promise<{ value: T; texts: string[] }> {

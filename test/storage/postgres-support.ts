@@ -35,3 +35,38 @@ export async function openTestStorage(
 ): Promise<Storage> {
   return openPostgresStorage({ url: POSTGRES_URL, poolSize: 1, logger: quietLogger, ...options, schema });
 }
+
+type QueryFunction = (...args: unknown[]) => unknown;
+
+export interface QueryTrace {
+  /** The text of every statement sent so far, in order. */
+  texts: string[];
+  /** Puts the original method back (once; later calls do nothing). */
+  restore: () => void;
+}
+
+/**
+ * Records the text of every statement any pg.Client sends until `restore` (the pool's clients
+ * included), to count round trips.
+ */
+export function traceQueries(): QueryTrace {
+  const prototype = pg.Client.prototype as unknown as { query: QueryFunction };
+  const original = prototype.query;
+  const texts: string[] = [];
+  prototype.query = function (this: unknown, ...args: unknown[]): unknown {
+    const first = args[0];
+    if (typeof first === 'string') texts.push(first);
+    else if (typeof first === 'object' && first !== null && 'text' in first && typeof first.text === 'string') texts.push(first.text);
+    else texts.push('(a query without text)');
+    return original.apply(this, args);
+  };
+  let restored = false;
+  return {
+    texts,
+    restore: () => {
+      if (restored) return;
+      restored = true;
+      prototype.query = original;
+    },
+  };
+}

@@ -5,12 +5,11 @@
 // connections and close() while transactions wait.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
-import pg from 'pg';
 import pino from 'pino';
 import type { Account } from '../../src/domain/types.ts';
 import type { OperationOutcome, Repository, Storage } from '../../src/storage/storage.ts';
 import { skipUnlessServices } from '../support/services.ts';
-import { dropSchema, openTestStorage, uniqueSchemaName, withAdminClient } from './postgres-support.ts';
+import { dropSchema, openTestStorage, traceQueries, uniqueSchemaName, withAdminClient } from './postgres-support.ts';
 
 const skip = await skipUnlessServices(['postgresql']);
 // A regression here tends to leave a transaction waiting forever: fail instead of hanging.
@@ -18,30 +17,6 @@ const suite = { skip, timeout: 30_000 };
 const TENANT = 'default';
 // Terminated connections are reported at error level, which is expected here.
 const silentLogger = pino({ level: 'silent' });
-
-type QueryFunction = (...args: unknown[]) => unknown;
-
-/**
- * Records the text of every statement any pg.Client sends while installed (the pool's clients
- * included), to count round trips. `restore` puts the original method back.
- */
-function traceQueries(): { texts: string[]; restore: () => void } {
-  const prototype = pg.Client.prototype as unknown as { query: QueryFunction };
-  const original = prototype.query;
-  const texts: string[] = [];
-  prototype.query = function (this: unknown, ...args: unknown[]): unknown {
-    const first = args[0];
-    if (typeof first === 'string') texts.push(first);
-    else if (typeof first === 'object' && first !== null && 'text' in first && typeof first.text === 'string') texts.push(first.text);
-    return original.apply(this, args);
-  };
-  return {
-    texts,
-    restore: () => {
-      prototype.query = original;
-    },
-  };
-}
 
 /** A round trip that starts a transaction and nothing else (lane lock, BEGIN). */
 const isSeparateStart = (text: string): boolean => text.startsWith('SELECT pg_advisory_lock');
