@@ -183,6 +183,19 @@ describe('postgres insertRunningAll equals insertRunning one by one', { skip }, 
     assert.deepEqual(await compareInserts(storage, scenario), [true, true]);
   });
 
+  test('the same account twice in one batch is refused with a clear error, for both batched writes', async () => {
+    const twice = [running('dup-tenant', '1000', 'dup', 1), running('dup-tenant', '1000', 'dup', 2)];
+    await assert.rejects(
+      storage.transaction((repo) => repo.insertRunningAll?.(twice, { unlessSettled: true }) ?? Promise.resolve([])),
+      /insertRunningAll: the same account twice/,
+    );
+    const settle = (accountTag: string): RunningSettlement => ({ tenant: 'dup-tenant', transactionTag: 'dup', accountTag, record: { fee: 1 }, balanceDelta: -1, at: 1 });
+    await assert.rejects(
+      storage.transaction((repo) => repo.settleRunningAll?.([settle('1000'), settle('1000')]) ?? Promise.resolve([])),
+      /settleRunningAll: the same account twice/,
+    );
+  });
+
   test('an empty batch answers [] and changes nothing', async () => {
     assert.deepEqual(await compareInserts(storage, { accounts: [{ ...fresh, running: true }], inserts: [], unlessSettled: true }), []);
   });

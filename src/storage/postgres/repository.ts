@@ -72,6 +72,11 @@ function settleRunningAllSql(recordUpserts: readonly string[], widths: readonly 
 
 const SETTLEMENT_PARAMS = 5;
 
+/** The batched writes touch one row per account: the contract asks for distinct accounts. */
+function requireDistinctAccounts(keys: readonly string[], method: string): void {
+  if (new Set(keys).size !== keys.length) throw new Error(`${method}: the same account twice in one call (the contract asks for distinct accounts)`);
+}
+
 export class PostgresRepository implements Repository {
   readonly #entities: EntityStore;
   readonly #accounts: AccountStore;
@@ -250,6 +255,7 @@ export class PostgresRepository implements Repository {
   insertRunningAll(rts: readonly RunningTransaction[], options: { unlessSettled: boolean }): Promise<boolean[]> {
     this.#forgetAccountReads();
     if (rts.length === 0) return Promise.resolve([]);
+    requireDistinctAccounts(rts.map((rt) => `${rt.tenant}\u0000${rt.account_tag}`), 'insertRunningAll');
     return this.#accounts.insertRunningAll(rts, options.unlessSettled);
   }
 
@@ -322,6 +328,7 @@ export class PostgresRepository implements Repository {
   // All of a call's settlements in one round trip.
   async settleRunningAll(settlements: readonly RunningSettlement[]): Promise<boolean[]> {
     if (settlements.length <= 1) return Promise.all(settlements.map((settlement) => this.settleRunning(settlement)));
+    requireDistinctAccounts(settlements.map((settlement) => `${settlement.tenant}\u0000${settlement.accountTag}`), 'settleRunningAll');
     this.#forgetAccountReads();
     const records = settlements.map(({ tenant, transactionTag, accountTag, record }) =>
       this.#entities.upsertByKeyStatement('transaction', { tenant, transaction_tag: transactionTag, account_tag: accountTag }, record),
