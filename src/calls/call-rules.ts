@@ -103,7 +103,10 @@ export const FAILED = 4;
 export const TIMED_OUT = 5;
 /** Unanswered and no failure captured: forgotten without an intent. */
 export const FORGOTTEN = 6;
-/** A BYE for a call answered by an ACK still waiting for its 200 OK: begin at the ACK, end at the BYE. */
+/**
+ * A call whose BYE came while its ACK was still waiting for the 200 OK, settled by that 200 OK or
+ * by the end of the wait: begin at the answer (the 200 OK's time, else the ACK's), end at the BYE.
+ */
 export const ACK_BEGIN_END = 7;
 export const FINISHED_FROM = END;
 export type StepOutcome = number;
@@ -134,6 +137,8 @@ export interface CallRecord {
   /** HEP and local time of the first ACK of a ringing call (0: none), waiting for its 200 OK. */
   ackAt: Micros;
   ackLocal: Micros;
+  /** HEP time of a BYE that came while the ACK was waiting (0: none): the call's end. */
+  byeAt: Micros;
 }
 
 /** Per-call state. Kept small on purpose: no SIP text, shared strings, numbers only otherwise. */
@@ -150,6 +155,8 @@ export class CallState implements TrackedCall, CallRecord {
   /** First ACK seen while ringing (HEP time, local time; 0: none): the answer unless a 200 OK shows up. */
   ackAt = 0;
   ackLocal = 0;
+  /** A BYE seen while the ACK waits (HEP time; 0: none): the end, once the answer is known. */
+  byeAt = 0;
 
   constructor(
     readonly key: string,
@@ -187,6 +194,7 @@ export function callRecordOf(call: CallRecord): CallRecord {
     cancelled: call.cancelled,
     ackAt: call.ackAt,
     ackLocal: call.ackLocal,
+    byeAt: call.byeAt,
   };
 }
 
@@ -212,7 +220,8 @@ export function callStateFromRecord(value: unknown, intern: (text: string) => st
     typeof r.cancelled !== 'boolean' ||
     // Absent from records written before the ACK waited for its 200 OK.
     !(r.ackAt === undefined || isInteger(r.ackAt)) ||
-    !(r.ackLocal === undefined || isInteger(r.ackLocal))
+    !(r.ackLocal === undefined || isInteger(r.ackLocal)) ||
+    !(r.byeAt === undefined || isInteger(r.byeAt))
   ) {
     return null;
   }
@@ -237,6 +246,7 @@ export function callStateFromRecord(value: unknown, intern: (text: string) => st
   call.cancelled = r.cancelled;
   call.ackAt = isInteger(r.ackAt) ? r.ackAt : 0;
   call.ackLocal = isInteger(r.ackLocal) ? r.ackLocal : 0;
+  call.byeAt = isInteger(r.byeAt) ? r.byeAt : 0;
   return call;
 }
 
@@ -291,9 +301,11 @@ function onRequest(call: CallState, message: TrackableSipMessage, at: Micros, lo
       }
       return NOTHING;
     case 'BYE':
-      if (call.phase === RINGING && call.ackLocal > 0 && call.failLocal === 0 && !call.cancelled) {
-        answer(call, call.ackAt, call.ackLocal);
-        return ACK_BEGIN_END;
+      if (call.phase === RINGING && ackAnswers(call)) {
+        // The 200 OK may still come (handled late by another agent): the end waits with the ACK
+        // (applySweep), keeping the first BYE's time.
+        if (call.byeAt === 0) call.byeAt = at;
+        return NOTHING;
       }
       if (call.phase === RINGING) {
         // A BYE exists only inside an established dialog: the answer was missed. Begin and end
@@ -338,7 +350,7 @@ function onResponse(call: CallState, message: TrackableSipMessage, at: Micros, l
   if (call.phase !== RINGING) return NOTHING; // retransmitted or mirrored answers of an answered call
   if (status >= 200 && status < 300) {
     answer(call, at, local);
-    return BEGIN;
+    return call.byeAt > 0 && ackAnswers(call) ? ACK_BEGIN_END : BEGIN;
   }
   if (status >= 300) {
     if (!call.cancelled) startFailing(call, status, at, local);
@@ -362,9 +374,10 @@ function startFailing(call: CallState, status: number, at: Micros, local: Micros
 
 /**
  * Applies the timeouts at local time `now`: a failing attempt settles, an ACK that waited long
- * enough for its 200 OK answers the call (BEGIN: the call goes on), an answered call older than
- * the maximum duration is closed, an unanswered INVITE is forgotten (or failed, when a failure was
- * captured). Only the ACK's answer changes the record; every other outcome finishes the call.
+ * enough for its 200 OK answers the call (BEGIN: the call goes on; or begun and ended at once
+ * when its BYE came meanwhile), an answered call older than the maximum duration is closed, an
+ * unanswered INVITE is forgotten (or failed, when a failure was captured). Only the ACK's answer
+ * changes the record; every other outcome finishes the call.
  */
 export function applySweep(call: CallState, now: Micros, settings: CallRuleSettings): StepOutcome {
   if (call.phase === ANSWERED) {
@@ -373,7 +386,7 @@ export function applySweep(call: CallState, now: Micros, settings: CallRuleSetti
   if (call.failLocal > 0 && now - call.failLocal >= settings.settleMicros) return FAILED;
   if (ackAnswers(call) && now - call.ackLocal >= settings.ackSettleMicros) {
     answer(call, call.ackAt, call.ackLocal);
-    return BEGIN;
+    return call.byeAt > 0 ? ACK_BEGIN_END : BEGIN;
   }
   if (now - call.openedLocal >= settings.unansweredTimeoutMicros) return call.failStatus > 0 ? FAILED : FORGOTTEN;
   return NOTHING;
@@ -420,7 +433,7 @@ export function reportOutcome(
       counters.answered++;
       emit({ kind: 'begin', call, timestamp: call.answeredAt });
       counters.ended++;
-      emit({ kind: 'end', call, timestamp: Math.max(at, call.answeredAt), answeredAt: call.answeredAt });
+      emit({ kind: 'end', call, timestamp: Math.max(call.byeAt, call.answeredAt), answeredAt: call.answeredAt });
       return;
     case END:
       counters.ended++;

@@ -105,7 +105,8 @@ export class CallTracker<M extends TrackableSipMessage = TrackableSipMessage> im
       maxCallDurationMicros: options.maxCallDurationMicros,
       unansweredTimeoutMicros: options.unansweredTimeoutMicros,
       settleMicros: options.failureSettleMicros ?? 5_000_000,
-      ackSettleMicros: options.ackSettleMicros ?? DEFAULT_ACK_SETTLE_MICROS,
+      // One settle period by default: how long a message that may still change the outcome is awaited.
+      ackSettleMicros: options.ackSettleMicros ?? options.failureSettleMicros ?? DEFAULT_ACK_SETTLE_MICROS,
     };
     this.graceMicros = options.finishedGraceMicros ?? 180_000_000;
     this.maxTrackedCalls = options.maxTrackedCalls ?? 1_000_000;

@@ -181,7 +181,8 @@ export class RedisCallTracker<M extends TrackableSipMessage = TrackableSipMessag
       maxCallDurationMicros: options.maxCallDurationMicros,
       unansweredTimeoutMicros: options.unansweredTimeoutMicros,
       settleMicros: options.failureSettleMicros ?? 5_000_000,
-      ackSettleMicros: options.ackSettleMicros ?? DEFAULT_ACK_SETTLE_MICROS,
+      // One settle period by default: how long a message that may still change the outcome is awaited.
+      ackSettleMicros: options.ackSettleMicros ?? options.failureSettleMicros ?? DEFAULT_ACK_SETTLE_MICROS,
     };
     this.graceMs = Math.ceil((options.finishedGraceMicros ?? 180_000_000) / 1000);
     // A safety net only: an answered call may start up to the unanswered timeout after its INVITE.

@@ -96,11 +96,24 @@ describe('call rules', () => {
     assert.equal(applySweep(call, LOCAL0 + 300 + RULES.ackSettleMicros, RULES), NOTHING);
   });
 
-  test('a BYE after an ACK still waiting begins the call at the ACK and ends it', () => {
+  test('a BYE while the ACK waits ends the call once the answer is known: the ACK at the end of the wait', () => {
     const call = ringing();
     applyMessage(call, req('ACK', 1), T0 + 300, LOCAL0 + 300);
-    assert.equal(applyMessage(call, req('BYE', 2), T0 + 5 * SECOND, LOCAL0 + 400), ACK_BEGIN_END);
+    assert.equal(applyMessage(call, req('BYE', 2), T0 + 5 * SECOND, LOCAL0 + 400), NOTHING);
+    assert.equal(applyMessage(call, req('BYE', 2), T0 + 6 * SECOND, LOCAL0 + 500), NOTHING); // a copy, later
+    assert.equal(call.byeAt, T0 + 5 * SECOND);
+    assert.equal(nextDeadline(call, RULES), LOCAL0 + 300 + RULES.ackSettleMicros);
+    assert.equal(applySweep(call, LOCAL0 + 300 + RULES.ackSettleMicros, RULES), ACK_BEGIN_END);
     assert.equal(call.answeredAt, T0 + 300);
+  });
+
+  test('a BYE while the ACK waits ends the call once the answer is known: a late 200 OK', () => {
+    const call = ringing();
+    applyMessage(call, req('ACK', 1), T0 + 300, LOCAL0 + 300);
+    applyMessage(call, req('BYE', 2), T0 + 5 * SECOND, LOCAL0 + 400);
+    assert.equal(applyMessage(call, res(200, 1), T0 + 200, LOCAL0 + 900), ACK_BEGIN_END);
+    assert.equal(call.answeredAt, T0 + 200);
+    assert.equal(call.byeAt, T0 + 5 * SECOND);
   });
 
   test('an ACK handled before the failure it acknowledges does not answer the call', () => {
@@ -135,9 +148,9 @@ describe('call rules', () => {
     const ackedBack = callStateFromRecord(JSON.parse(JSON.stringify(callRecordOf(acked))));
     assert.deepEqual(ackedBack === null ? null : callRecordOf(ackedBack), callRecordOf(acked));
     // Records written before the ACK waited for its 200 OK have no ACK fields.
-    const { ackAt: _ackAt, ackLocal: _ackLocal, ...older } = callRecordOf(call);
+    const { ackAt: _ackAt, ackLocal: _ackLocal, byeAt: _byeAt, ...older } = callRecordOf(call);
     assert.equal(callStateFromRecord(older)?.ackLocal, 0);
-    for (const bad of [null, 42, 'x', {}, { ...callRecordOf(call), phase: 7 }, { ...callRecordOf(call), key: '' }, { ...callRecordOf(call), invitedAt: 1.5 }, { ...callRecordOf(call), ackAt: 'x' }]) {
+    for (const bad of [null, 42, 'x', {}, { ...callRecordOf(call), phase: 7 }, { ...callRecordOf(call), key: '' }, { ...callRecordOf(call), invitedAt: 1.5 }, { ...callRecordOf(call), ackAt: 'x' }, { ...callRecordOf(call), byeAt: 1.5 }]) {
       assert.equal(callStateFromRecord(bad), null, JSON.stringify(bad));
     }
   });

@@ -302,7 +302,11 @@ describe('CallTracker', () => {
     h.feed(request('ACK', 1), T0 + 622_171);
     h.feed(request('ACK', 1), T0 + 622_180);
     h.feed(request('BYE', 2), T0 + 1_628_078);
+    // The BYE ends the call once the ACK has waited for a 200 OK that might still come.
+    assert.deepEqual(h.summary(), []);
+    h.sweepAfter(5 * SECOND);
     assert.deepEqual(h.summary(), ['begin@622171', 'end@1628078']);
+    assert.equal(h.tracker.counters.answer_not_captured, 0);
   });
 
   test('an ACK without its 200 OK answers the call at the ACK once it has waited for the 200 OK', () => {

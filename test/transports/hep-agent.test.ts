@@ -107,6 +107,9 @@ describe('HEP agent over UDP', () => {
       settings: agentSettings({ sip_local_domains: ['192.168.192.2', 'anotherdomain.com'], hep_listen_tcp: '' }),
       engine,
       logger: silentLogger(),
+      // Without a 200 OK, the ACK answers the call after one settle period (its 200 OK may be late).
+      sweepIntervalMs: 10,
+      failureSettleSeconds: 0.05,
     });
     try {
       assert.equal(agent.tcpAddress, null);
@@ -175,7 +178,8 @@ describe('HEP agent with every UDP capture', () => {
 
   test('message, transaction and core modes, HEPv1/v2, auth keys and LOG events: each call rated once', async () => {
     const engine = new RecordingEngine();
-    const agent = await startHepAgent({ settings: agentSettings({ hep_listen_tcp: '' }), engine, logger: silentLogger() });
+    // Some captures have no 200 OK: their ACK answers the call after one (short) settle period.
+    const agent = await startHepAgent({ settings: agentSettings({ hep_listen_tcp: '' }), engine, logger: silentLogger(), sweepIntervalMs: 10, failureSettleSeconds: 0.05 });
     try {
       let total = 0;
       for (const [prefix, count] of cases) {
