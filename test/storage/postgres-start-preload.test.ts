@@ -29,9 +29,9 @@ async function traced<T>(work: () => Promise<T>): Promise<{ value: T; texts: str
   }
 }
 
-const isSeparateStart = (text: string): boolean => text.startsWith('SELECT pg_advisory_lock');
-const isCommit = (text: string): boolean => text.startsWith('COMMIT;');
-const isChainedStart = (text: string): boolean => isCommit(text) && text.includes('pg_advisory_lock');
+const isCommit = (text: string): boolean => text === 'COMMIT' || text.startsWith('COMMIT;');
+const isSeparateStart = (text: string): boolean => !isCommit(text) && text.includes('LOCK TABLE');
+const isChainedStart = (text: string): boolean => isCommit(text) && text.includes('LOCK TABLE');
 
 const accountRef = (tenant: string, tag: string): { key: { tenant: string; account_tag: string } } => ({ key: { tenant, account_tag: tag } });
 

@@ -9,7 +9,7 @@ import { resolvePostgresLocation, redact } from './connection.ts';
 import { applyMigrations, verifyCatalogueColumns, type Migration, MIGRATIONS } from './migrations.ts';
 import { RatesChangeListener } from './rates-listener.ts';
 import { RatesVersionCache } from './rates-version-cache.ts';
-import { quoteIdentifier as q } from './sql.ts';
+import { LANE_TABLE, quoteIdentifier as q } from './sql.ts';
 import { TransactionLine, type TransactionSettings } from './transaction.ts';
 
 export interface PostgresStorageOptions {
@@ -30,8 +30,6 @@ export interface PostgresStorageOptions {
 const DEFAULT_MAX_ATTEMPTS = 10;
 // Advisory lock key space of canyan-rating migrations: the class id ("CANY"), then the schema.
 const MIGRATION_LOCK_CLASS = 0x43414e59;
-// ... and of the lane that lets a repeated transaction run alone (transaction.ts): "CANZ".
-const LANE_LOCK_CLASS = 0x43414e5a;
 
 // Every transaction is SERIALIZABLE, and a sequential scan takes a read lock on the whole table:
 // then any write to that table by a concurrent transaction is a read-write conflict. Once the
@@ -67,8 +65,8 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
       logger,
     });
     return new PostgresStorage(pool, poolSize, location.schema, listener, {
-      // The schema name is a checked identifier ([a-z0-9_]), safe inside a literal.
-      laneLockArguments: `${LANE_LOCK_CLASS}, hashtext('${location.schema}')`,
+      // Found through the connections' search_path: the schema's own lane.
+      laneTable: q(LANE_TABLE),
       maxAttempts: Number.isFinite(options.maxAttempts) ? Math.max(1, Math.trunc(options.maxAttempts ?? 1)) : DEFAULT_MAX_ATTEMPTS,
       logger,
       listOptions: { foldCollation },

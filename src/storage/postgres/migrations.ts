@@ -3,7 +3,7 @@
 // runs in its own transaction (DDL is transactional here) and is recorded in schema_migrations.
 import type { ClientBase } from 'pg';
 import { initialSchemaDdl, OUTCOMES_BY_TRANSACTION_DDL, ratesNotificationDdl } from './schema.ts';
-import { RATES_CHANNEL, SEQUENCE_COLUMN } from './sql.ts';
+import { LANE_TABLE, RATES_CHANNEL, SEQUENCE_COLUMN } from './sql.ts';
 import { PG_TABLE_SPECS } from './table-spec.ts';
 
 export interface Migration {
@@ -21,6 +21,8 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: initialSchemaDdl },
   { version: 2, name: 'rates changes notify', sql: () => ratesNotificationDdl(RATES_CHANNEL) },
   { version: 3, name: 'outcomes by transaction tag (hash index)', sql: () => OUTCOMES_BY_TRANSACTION_DDL },
+  // Locked (never written) by every storage transaction; it replaced a session-level advisory lock.
+  { version: 4, name: 'transaction lane table', sql: () => `CREATE TABLE ${LANE_TABLE} ()` },
 ];
 
 const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (

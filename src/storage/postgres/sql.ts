@@ -13,6 +13,8 @@ export const SEQUENCE_COLUMN = '_seq';
 export const RUNNING_TABLE = 'running_transactions';
 export const OUTCOMES_TABLE = 'operation_outcomes';
 export const RATES_VERSION_TABLE = 'rates_versions';
+/** Table with no rows whose lock orders transactions (transaction.ts, migration 4). */
+export const LANE_TABLE = 'transaction_lane';
 /** Channel of the rates trigger's notifications (migration 2); the payload is the schema name. */
 export const RATES_CHANNEL = 'canyan_rating_rates';
 

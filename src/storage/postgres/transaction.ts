@@ -7,11 +7,19 @@
 // is safe. Other errors roll back and propagate.
 //
 // Losing again and again is what a hot row (one busy account) does to optimistic transactions,
-// so a repeated attempt runs alone: every first attempt holds a shared advisory lock of the
-// schema (the "lane") for its duration, and a repeat takes it exclusively. PostgreSQL queues
-// lock requests fairly, so the repeat waits for the transactions in progress, new ones wait for
-// it, and with no concurrent transaction it cannot conflict again. Contention thus degrades to
-// one-at-a-time execution (what SQLite always does) instead of a storm of retries.
+// so a transaction that has lost twice runs alone: every transaction locks the schema's lane
+// table (a table with no rows, migration 4) as its first statement, in SHARE mode for the
+// first two attempts and in EXCLUSIVE mode after that. PostgreSQL queues lock requests fairly,
+// so the repeat waits for the transactions in progress, new ones wait for it, and with no
+// concurrent transaction it cannot conflict again. Contention thus degrades to one-at-a-time
+// execution (what SQLite always does) instead of a storm of retries. The second attempt stays
+// optimistic because most conflicts are incidental (SERIALIZABLE tracks reads per index page,
+// so two calls of unrelated accounts can collide) and pass on a second try: draining every
+// transaction in progress for each of them cost more than the odd third attempt.
+//
+// LOCK TABLE is one of the statements that do not take the transaction's snapshot, so the
+// snapshot is taken by the first read, once the lock is held: a snapshot from before a wait
+// would conflict with whatever committed during it. The lock ends with the transaction.
 //
 // When `work` throws (an engine refusal, say), its decision was made on reads that PostgreSQL
 // only vouches for if the transaction commits. So its writes are undone with ROLLBACK TO
@@ -27,8 +35,8 @@ import { TransactionSession } from './session.ts';
 import { acceptStartReads, startReadsOf, usableHint, type StartReads } from './start-preload.ts';
 
 export interface TransactionSettings {
-  /** SQL arguments of the advisory lock that orders first attempts and repeats (literal, no parameters). */
-  laneLockArguments: string;
+  /** Quoted name of the lane table that orders first attempts and repeats (migration 4). */
+  laneTable: string;
   /** Attempts before a conflict is reported to the caller (at least 1). */
   maxAttempts: number;
   logger: Logger;
@@ -73,21 +81,17 @@ interface Chained {
   startResults?: unknown;
 }
 
-// The lane lock is taken at session level and committed before the serializable transaction
-// begins, so that its snapshot is taken only once the lock is held (a snapshot from before a
-// wait would conflict with whatever committed during it).
+/** Attempts that run alongside others; later ones run alone. */
+const SHARED_ATTEMPTS = 2;
+
 function startSql(settings: TransactionSettings, alone: boolean, reads: StartReads | null): string {
-  const lock = alone ? 'pg_advisory_lock' : 'pg_advisory_lock_shared';
-  return `SELECT ${lock}(${settings.laneLockArguments}); COMMIT; ${reads?.beforeBegin ?? ''}BEGIN ISOLATION LEVEL SERIALIZABLE; SAVEPOINT work${reads?.afterBegin ?? ''}`;
+  const mode = alone ? 'EXCLUSIVE' : 'SHARE';
+  return `${reads?.beforeBegin ?? ''}BEGIN ISOLATION LEVEL SERIALIZABLE; LOCK TABLE ${settings.laneTable} IN ${mode} MODE; SAVEPOINT work${reads?.afterBegin ?? ''}`;
 }
 
 function startReadsFor(job: Job, client: PoolClient, settings: TransactionSettings): StartReads | null {
   return job.hint === null ? null : startReadsOf(job.hint, client, settings.ratesVersions);
 }
-
-// Releases the lane lock (the only session-level lock a transaction connection holds); it
-// rides in the same round trip as the statement that ends the transaction.
-const UNLOCK_LANE = 'SELECT pg_advisory_unlock_all()';
 
 /**
  * Runs storage transactions on at most `maxConnections` connections of the pool. Each costs a
@@ -176,7 +180,7 @@ export class TransactionLine {
     let startReads = current.reads ?? null;
     for (;;) {
       job.attempts++;
-      const alone = job.attempts > 1;
+      const alone = job.attempts > SHARED_ATTEMPTS;
       const handOver: { next: Chained | null } = { next: null };
       const takeNext = (): Job | null => this.#waiting.shift() ?? null;
       const outcome = await attemptOnce(client, job, this.settings, alone, started ? { results: startResults, reads: startReads } : null, markBroken, takeNext, (next) => (handOver.next = next));
@@ -270,15 +274,15 @@ async function attemptWith<T>(
 
   const failure = session.failure;
   if (isRetryable(failure) || (thrown !== null && isRetryable(thrown.error))) {
-    await control(client, `ROLLBACK; ${UNLOCK_LANE}`, markBroken);
+    await control(client, 'ROLLBACK', markBroken);
     return { kind: 'conflict', error: isRetryable(failure) ? failure : thrown?.error };
   }
   if (thrown !== null) {
     try {
-      await client.query(`ROLLBACK TO SAVEPOINT work; COMMIT; ${UNLOCK_LANE}`);
+      await client.query('ROLLBACK TO SAVEPOINT work; COMMIT');
     } catch (error) {
-      // An error skips the rest of the round trip: end the transaction and free the lane here.
-      await control(client, `ROLLBACK; ${UNLOCK_LANE}`, markBroken);
+      // An error skips the rest of the round trip: end the transaction here.
+      await control(client, 'ROLLBACK', markBroken);
       if (isRetryable(error)) return { kind: 'conflict', error };
       settings.logger.warn({ err: error }, 'could not confirm the reads of a failed storage transaction');
     }
@@ -287,7 +291,7 @@ async function attemptWith<T>(
   if (failure !== null) {
     // The work caught a failed statement and carried on, but PostgreSQL has aborted the
     // transaction: committing would silently keep nothing. Report the statement's error.
-    await control(client, `ROLLBACK; ${UNLOCK_LANE}`, markBroken);
+    await control(client, 'ROLLBACK', markBroken);
     return { kind: 'failed', error: failure };
   }
   // The next waiting transaction, if any, starts in the same round trip as this commit. A
@@ -295,19 +299,17 @@ async function attemptWith<T>(
   const next = takeNext();
   try {
     const nextReads = next === null ? null : startReadsFor(next, client, settings);
-    const sql = next === null ? `COMMIT; ${UNLOCK_LANE}` : `COMMIT; ${UNLOCK_LANE}; ${startSql(settings, next.attempts > 0, nextReads)}`;
+    const sql = next === null ? 'COMMIT' : `COMMIT; ${startSql(settings, next.attempts >= SHARED_ATTEMPTS, nextReads)}`;
     const results: unknown = await client.query({ text: sql, rowMode: 'array' });
     if (next !== null) handOver({ job: next, started: true, startResults: results, reads: nextReads });
-    const command = Array.isArray(results) ? (results[0] as { command?: string }).command : undefined;
+    // A lone COMMIT answers one result; a COMMIT with the next start, one per statement.
+    const command = ((Array.isArray(results) ? results[0] : results) as { command?: string } | undefined)?.command;
     if (command !== 'COMMIT') return { kind: 'failed', error: new Error(`the transaction was not committed (server answered ${String(command)})`) };
   } catch (error) {
     if (next !== null) handOver({ job: next, started: false });
     // A serialization failure at COMMIT has rolled everything back: safe to run again. Any other
     // error (a lost connection) leaves the outcome unknown, so it is not retried.
-    if (isRetryable(error)) {
-      await control(client, UNLOCK_LANE, markBroken);
-      return { kind: 'conflict', error };
-    }
+    if (isRetryable(error)) return { kind: 'conflict', error };
     markBroken(error instanceof Error ? error : new Error(String(error)));
     return { kind: 'failed', error };
   }
