@@ -3,7 +3,7 @@
 // a 12-byte time block (u32 seconds, u32 microseconds, u16 capture id, 2 pad bytes) which Kamailio
 // writes little-endian. There is no total length: the payload runs to the end of the datagram.
 import { u16be, u16le, u32be, u32le } from './bytes.ts';
-import { formatIpv4, formatIpv6 } from './ip-format.ts';
+import { DecodedHepMessage, scannedText } from './message.ts';
 import { hepFailure, type HepDecodeResult } from './types.ts';
 
 const IPV4_HEADER_BYTES = 16;
@@ -29,8 +29,6 @@ export function decodeHep12(packet: Buffer): HepDecodeResult {
   // length, which fixes the address size, is what decides.
   const ipv6 = headerLength === IPV6_HEADER_BYTES;
   const addressBytes = ipv6 ? 16 : 4;
-  const srcIp = ipv6 ? formatIpv6(packet, 8) : formatIpv4(packet, 8);
-  const dstIp = ipv6 ? formatIpv6(packet, 8 + addressBytes) : formatIpv4(packet, 8 + addressBytes);
 
   let timestampMicros: number | null = null;
   let captureId: number | null = null;
@@ -43,25 +41,18 @@ export function decodeHep12(packet: Buffer): HepDecodeResult {
   const payload = trimNuls(packet, fixedBytes, packet.length);
   if (payload.length === 0) return hepFailure('no_payload', `HEPv${version} datagram carries no payload`);
 
-  return {
-    ok: true,
-    message: {
-      version,
-      ipFamily: ipv6 ? 6 : 4,
-      ipProtocol: packet[3],
-      srcIp,
-      dstIp,
-      srcPort: u16be(packet, 4),
-      dstPort: u16be(packet, 6),
-      timestampMicros,
-      payloadType: PROTOCOL_TYPE_SIP,
-      captureId,
-      authKey: null,
-      correlationId: null,
-      nodeName: null,
-      payload,
-    },
-  };
+  // The addresses are formatted on first access (see message.ts).
+  const text = scannedText;
+  text.reset();
+  text.srcIpStart = 8;
+  text.srcIpSize = addressBytes;
+  text.dstIpStart = 8 + addressBytes;
+  text.dstIpSize = addressBytes;
+  const message = new DecodedHepMessage(
+    packet, text, version, ipv6 ? 6 : 4, packet[3], u16be(packet, 4), u16be(packet, 6), timestampMicros, PROTOCOL_TYPE_SIP,
+    captureId, payload,
+  );
+  return { ok: true, message };
 }
 
 /** Little-endian per Kamailio and OpenSIPS on x86/ARM; other parsers read it big-endian, so a

@@ -1,7 +1,7 @@
 // HEPv3 decoder (spec hep.md §2): "HEP3", u16 total length, then back-to-back chunks of
 // vendor u16 / type u16 / length u16 (header included) / value, all big-endian, in any order.
-import { HEP3_CHUNK_HEADER_BYTES, HEP3_HEADER_BYTES, u16be, u32be, utf8Text } from './bytes.ts';
-import { formatIpv4, formatIpv6 } from './ip-format.ts';
+import { HEP3_CHUNK_HEADER_BYTES, HEP3_HEADER_BYTES, u16be, u32be } from './bytes.ts';
+import { DecodedHepMessage, scannedText } from './message.ts';
 import { inflatePayload, looksJsonWrapped, unwrapJsonPayload } from './payload.ts';
 import { hepFailure, type HepDecodeResult } from './types.ts';
 
@@ -50,8 +50,9 @@ export function decodeHep3(packet: Buffer): HepDecodeResult {
 
   let familyValue: number | null = null;
   let ipProtocol: number | null = null;
-  let srcIp: string | null = null;
-  let dstIp: string | null = null;
+  // Addresses and text chunks are only located here; the message decodes them on first access.
+  const text = scannedText;
+  text.reset();
   let sawIpv4 = false;
   let sawIpv6 = false;
   let srcPort: number | null = null;
@@ -60,9 +61,6 @@ export function decodeHep3(packet: Buffer): HepDecodeResult {
   let micros: number | null = null;
   let payloadType: number | null = null;
   let captureId: number | null = null;
-  let authKey: string | null = null;
-  let correlationId: string | null = null;
-  let nodeName: string | null = null;
   let payloadStart = -1;
   let payloadEnd = -1;
   let compressedStart = -1;
@@ -96,22 +94,26 @@ export function decodeHep3(packet: Buffer): HepDecodeResult {
         break;
       case CHUNK_IPV4_SRC:
         if (size !== 4) return wrongSize(type, size, 4);
-        srcIp = formatIpv4(packet, value);
+        text.srcIpStart = value;
+        text.srcIpSize = 4;
         sawIpv4 = true;
         break;
       case CHUNK_IPV4_DST:
         if (size !== 4) return wrongSize(type, size, 4);
-        dstIp = formatIpv4(packet, value);
+        text.dstIpStart = value;
+        text.dstIpSize = 4;
         sawIpv4 = true;
         break;
       case CHUNK_IPV6_SRC:
         if (size !== 16) return wrongSize(type, size, 16);
-        srcIp = formatIpv6(packet, value);
+        text.srcIpStart = value;
+        text.srcIpSize = 16;
         sawIpv6 = true;
         break;
       case CHUNK_IPV6_DST:
         if (size !== 16) return wrongSize(type, size, 16);
-        dstIp = formatIpv6(packet, value);
+        text.dstIpStart = value;
+        text.dstIpSize = 16;
         sawIpv6 = true;
         break;
       case CHUNK_SRC_PORT:
@@ -141,7 +143,8 @@ export function decodeHep3(packet: Buffer): HepDecodeResult {
         else return wrongSize(type, size, 4);
         break;
       case CHUNK_AUTH_KEY:
-        authKey = utf8Text(packet, value, next);
+        text.authKeyStart = value;
+        text.authKeyEnd = next;
         break;
       case CHUNK_PAYLOAD:
         payloadStart = value;
@@ -152,10 +155,12 @@ export function decodeHep3(packet: Buffer): HepDecodeResult {
         compressedEnd = next;
         break;
       case CHUNK_CORRELATION_ID:
-        correlationId = utf8Text(packet, value, next);
+        text.correlationIdStart = value;
+        text.correlationIdEnd = next;
         break;
       case CHUNK_NODE_NAME:
-        nodeName = utf8Text(packet, value, next);
+        text.nodeNameStart = value;
+        text.nodeNameEnd = next;
         break;
       default:
         break; // unknown generic chunk (VLAN, MAC, QoS, OpenSIPS 0x65, ...): not needed for rating
@@ -179,25 +184,11 @@ export function decodeHep3(packet: Buffer): HepDecodeResult {
     payload = unwrapped.payload;
   }
 
-  return {
-    ok: true,
-    message: {
-      version: 3,
-      ipFamily: resolveIpFamily(sawIpv4, sawIpv6, familyValue),
-      ipProtocol,
-      srcIp,
-      dstIp,
-      srcPort,
-      dstPort,
-      timestampMicros: captureTimeMicros(seconds, micros),
-      payloadType,
-      captureId,
-      authKey,
-      correlationId,
-      nodeName,
-      payload,
-    },
-  };
+  const message = new DecodedHepMessage(
+    packet, text, 3, resolveIpFamily(sawIpv4, sawIpv6, familyValue), ipProtocol, srcPort, dstPort,
+    captureTimeMicros(seconds, micros), payloadType, captureId, payload,
+  );
+  return { ok: true, message };
 }
 
 /** Seconds + microseconds; a zero time means "unknown" (sofia-sip sends it), and an out-of-range
