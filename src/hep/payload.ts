@@ -113,11 +113,13 @@ function unwrapCommonShape(bytes: Buffer): Buffer | null {
   let n = 0;
   for (;;) {
     if (i >= length) return null;
-    const byte = bytes[i];
-    if (PLAIN_STRING_BYTES[byte] === 1) {
+    let byte = bytes[i];
+    // The plain runs between escapes (whole SIP lines) copied in a loop of their own: one test
+    // per byte instead of going round the escape handling each time.
+    while (PLAIN_STRING_BYTES[byte] === 1) {
       out[n++] = byte;
-      i++;
-      continue;
+      if (++i >= length) return null;
+      byte = bytes[i];
     }
     if (byte === JSON_QUOTE) break;
     if (byte !== JSON_BACKSLASH) return null; // a control byte (invalid JSON) or non-ASCII
