@@ -38,14 +38,14 @@ export function scanCSeq(payload: Buffer, start: number, end: number): CSeq | nu
 
 /** scanCSeq leaving the answer in scannedCSeq; false where scanCSeq returns null. */
 export function scanCSeqInto(payload: Buffer, start: number, end: number): boolean {
-  for (let k = start; k < end; k++) {
-    const byte = payload[k];
-    if ((byte < 0x20 && byte !== 0x09) || byte > 0x7e) return false;
-  }
+  // One pass: digits, spaces and tabs are printable by construction, so only the method and
+  // whatever follows it need the printable-ASCII check.
   let i = start;
   let number = 0;
-  while (i < end && payload[i] >= 0x30 && payload[i] <= 0x39) {
-    number = number * 10 + (payload[i] - 0x30);
+  while (i < end) {
+    const byte = payload[i];
+    if (byte < 0x30 || byte > 0x39) break;
+    number = number * 10 + (byte - 0x30);
     i++;
   }
   const digits = i - start;
@@ -53,7 +53,16 @@ export function scanCSeqInto(payload: Buffer, start: number, end: number): boole
   const digitsEnd = i;
   while (i < end && (payload[i] === 0x20 || payload[i] === 0x09)) i++;
   let methodEnd = i;
-  while (methodEnd < end && payload[methodEnd] !== 0x20 && payload[methodEnd] !== 0x09) methodEnd++;
+  while (methodEnd < end) {
+    const byte = payload[methodEnd];
+    if (byte === 0x20 || byte === 0x09) break;
+    if (byte < 0x20 || byte > 0x7e) return false;
+    methodEnd++;
+  }
+  for (let k = methodEnd; k < end; k++) {
+    const byte = payload[k];
+    if ((byte < 0x20 && byte !== 0x09) || byte > 0x7e) return false;
+  }
   scannedCSeq.number = validNumber ? number : null;
   scannedCSeq.method = digits > 0 && i > digitsEnd && methodEnd > i ? methodText(payload, i, methodEnd) : null;
   return true;
