@@ -175,20 +175,31 @@ const LINE_START: Uint8Array = (() => {
   return table;
 })();
 
+/** Where the start line begins: stream keep-alives and stray blank lines may precede it (RFC 3261 §7.5). */
+export function startLineStartOf(payload: Buffer): number {
+  const length = payload.length;
+  let start = 0;
+  while (start < length && (payload[start] === CR || payload[start] === LF)) start++;
+  return start;
+}
+
 /**
  * Locates the start line; the header lines are scanned on demand (see KnownHeaders). Same line
  * rules as scanLayout (header-table.ts): junk lines are skipped, a blank line ends the headers.
  */
 export function scanKnownHeaders(payload: Buffer): KnownHeaders {
+  const start = startLineStartOf(payload);
+  const firstLf = lineFeedFrom(payload, start, payload.length);
+  return knownHeadersAfter(payload, start, contentEndOf(payload, start, firstLf), firstLf);
+}
+
+/** scanKnownHeaders when the start line [start, end) and its line feed `lf` (or the payload length) are already known. */
+export function knownHeadersAfter(payload: Buffer, start: number, end: number, lf: number): KnownHeaders {
   const known = new KnownHeaders(payload);
   const length = payload.length;
-  let start = 0;
-  // Stream keep-alives and stray blank lines may precede the start line (RFC 3261 §7.5).
-  while (start < length && (payload[start] === CR || payload[start] === LF)) start++;
-  const firstLf = lineFeedFrom(payload, start, length);
   known.startLineStart = start;
-  known.startLineEnd = contentEndOf(payload, start, firstLf);
-  known.position = firstLf + 1 < length ? firstLf + 1 : -1;
+  known.startLineEnd = end;
+  known.position = lf + 1 < length ? lf + 1 : -1;
   known.sectionEnd = length;
   return known;
 }

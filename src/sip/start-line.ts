@@ -125,7 +125,12 @@ const LINE_CLASS: Uint8Array = (() => {
 })();
 
 /** Where scanStartLineInto leaves its answer: one shared object, so parsing allocates none. */
-export const scannedStartLine = { isRequest: false, methodStart: -1, methodEnd: -1, uriStart: -1, uriEnd: -1, statusCode: -1 };
+export const scannedStartLine = {
+  isRequest: false, methodStart: -1, methodEnd: -1, uriStart: -1, uriEnd: -1, statusCode: -1,
+  /** scanStartLineAt only: the line's content end (terminator excluded) and its LF (or the limit when it has none). */
+  lineEnd: -1,
+  lineFeed: -1,
+};
 
 /**
  * The usual start lines read straight from the bytes: "METHOD URI SIP/x.y" and
@@ -149,32 +154,78 @@ function setScanned(isRequest: boolean, methodStart: number, methodEnd: number, 
   return true;
 }
 
+const LF = 0x0a;
+const CR = 0x0d;
+
+/**
+ * Notes where the line ends when the scan meets the control byte at `at` (or the limit): an LF,
+ * or a CR right before an LF or the limit, ends it, as contentEndOf (bytes.ts) cuts a line; any
+ * other control byte is one the text-level parser rejects. False in that case.
+ */
+function endLineAt(payload: Buffer, at: number, limit: number): boolean {
+  const s = scannedStartLine;
+  if (at >= limit) {
+    s.lineEnd = limit;
+    s.lineFeed = limit;
+    return true;
+  }
+  const byte = payload[at];
+  if (byte === LF) {
+    s.lineEnd = at;
+    s.lineFeed = at;
+    return true;
+  }
+  if (byte !== CR) return false;
+  if (at + 1 === limit) {
+    s.lineEnd = at;
+    s.lineFeed = limit;
+    return true;
+  }
+  if (payload[at + 1] !== LF) return false;
+  s.lineEnd = at;
+  s.lineFeed = at + 1;
+  return true;
+}
+
 /** scanStartLine leaving the spans in scannedStartLine; false where scanStartLine returns null. */
 export function scanStartLineInto(payload: Buffer, start: number, end: number): boolean {
-  const versionEnd = sipVersionEnd(payload, start, end);
+  // The line [start, end) is whole only if the scan runs to `end` without meeting a terminator.
+  return scanStartLineAt(payload, start, end) && scannedStartLine.lineEnd === end;
+}
+
+/**
+ * scanStartLineInto for the line starting at `start`, whose end it finds on the way (leaving it
+ * in scannedStartLine.lineEnd and lineFeed): the scan reads every byte of the line anyway, so
+ * this saves looking for the line feed first. Nothing at or past `limit` is read.
+ */
+export function scanStartLineAt(payload: Buffer, start: number, limit: number): boolean {
+  const versionEnd = sipVersionEnd(payload, start, limit);
   if (versionEnd !== -1) {
-    if (versionEnd + 4 > end || payload[versionEnd] !== 0x20) return false;
+    if (versionEnd + 4 > limit || payload[versionEnd] !== 0x20) return false;
     const c0 = payload[versionEnd + 1] - 0x30;
     const c1 = payload[versionEnd + 2] - 0x30;
     const c2 = payload[versionEnd + 3] - 0x30;
     if (c0 < 1 || c0 > 6 || c1 < 0 || c1 > 9 || c2 < 0 || c2 > 9) return false;
     const after = versionEnd + 4;
-    if (after < end && payload[after] !== 0x20 && payload[after] !== 0x09) return false;
-    // The reason phrase is the only part not checked byte by byte above.
-    for (let i = after; i < end; i++) {
-      if (LINE_CLASS[payload[i]] === LINE_CONTROL) return false;
+    if (after < limit) {
+      const byte = payload[after];
+      if (byte !== 0x20 && byte !== 0x09 && byte !== LF && byte !== CR) return false;
     }
-    return setScanned(false, -1, -1, -1, -1, c0 * 100 + c1 * 10 + c2);
+    // The reason phrase is the only part not checked byte by byte above; its first control byte
+    // ends the line or rejects it.
+    let i = after;
+    while (i < limit && LINE_CLASS[payload[i]] !== LINE_CONTROL) i++;
+    return endLineAt(payload, i, limit) && setScanned(false, -1, -1, -1, -1, c0 * 100 + c1 * 10 + c2);
   }
   // Token, version and separator bytes are never control bytes; only the URI needs checking.
   let i = start;
-  while (i < end && isTokenByte(payload[i])) i++;
+  while (i < limit && isTokenByte(payload[i])) i++;
   const methodEnd = i;
-  if (methodEnd === start || i >= end || payload[i] !== 0x20) return false;
+  if (methodEnd === start || i >= limit || payload[i] !== 0x20) return false;
   const uriStart = i + 1;
   let colon = false;
   i = uriStart;
-  for (; i < end; i++) {
+  for (; i < limit; i++) {
     const kind = LINE_CLASS[payload[i]];
     if (kind === LINE_PLAIN) continue;
     if (kind === LINE_SEPARATOR) break;
@@ -182,7 +233,10 @@ export function scanStartLineInto(payload: Buffer, start: number, end: number): 
     colon = true;
   }
   const uriEnd = i;
-  if (!colon || i >= end || payload[i] !== 0x20) return false;
-  if (sipVersionEnd(payload, i + 1, end) !== end) return false;
-  return setScanned(true, start, methodEnd, uriStart, uriEnd, -1);
+  if (!colon || i >= limit || payload[i] !== 0x20) return false;
+  const versionAt = sipVersionEnd(payload, i + 1, limit);
+  if (versionAt === -1) return false;
+  // The version must end the line: only a terminator (or the limit) may follow it.
+  if (versionAt < limit && payload[versionAt] !== LF && payload[versionAt] !== CR) return false;
+  return endLineAt(payload, versionAt, limit) && setScanned(true, start, methodEnd, uriStart, uriEnd, -1);
 }

@@ -221,6 +221,48 @@ describe('SIP fast paths agree with the text parsers', () => {
     );
   });
 
+  test('start line read with its terminator (parseSip) gives what the text parser gives on the cut line', () => {
+    const line = fc.oneof(
+      text,
+      fc.tuple(fc.constantFrom('INVITE', 'BYE', 'inv!te', 'SIP/2.0', 'é'), fc.constantFrom(' ', '  '), text, fc.constantFrom(' SIP/2.0', ' sip/1.10', ' SIP/2.', ' SIP/2.0 ', ''))
+        .map((parts) => parts.join('')),
+      fc.tuple(fc.constantFrom('SIP/2.0 ', 'SiP/12.3 ', 'SIP/2.0  '), fc.constantFrom('100', '200', '699', '700', '20'), fc.constantFrom('', ' OK', '\tOK', ' \r', 'x'), text)
+        .map((parts) => parts.join('')),
+    );
+    // Every way a start line may end: CRLF, LF, a lone CR at the end of the payload, nothing,
+    // a CR that is not before an LF, two CRs.
+    const ending = fc.constantFrom('\r\nTo: <sip:a@b>;tag=t1\r\n\r\n', '\nTo: <sip:a@b>;tag=t1\n', '\r', '', '\rX\r\nTo: <sip:a@b>;tag=t1', '\r\r\nTo: <sip:a@b>;tag=t1', '\n');
+    fc.assert(
+      fc.property(fc.constantFrom('', '\r\n', '\n\n'), line, ending, (before, value, end) => {
+        const payload = Buffer.from(before + value + end, 'utf8');
+        const result = parseSip(payload);
+        // The reference: the line cut as scanLayout cuts it, given to the text-level parser.
+        const layout = scanLayout(payload);
+        const cut = payload.toString('utf8', layout.startLineStart, layout.startLineEnd);
+        const label = JSON.stringify(before + value + end);
+        if (payload.length === 0) return;
+        const reference = cut.length === 0 ? null : parseStartLine(cut);
+        if (reference === null || !reference.ok) {
+          assert.equal(result.ok, false, label);
+          return;
+        }
+        assert.ok(result.ok, label);
+        const m = result.message;
+        if (reference.line.kind === 'request') {
+          assert.equal(m.isRequest, true, label);
+          assert.equal(m.method, reference.line.method, label);
+          assert.equal(m.requestUri, reference.line.requestUri, label);
+        } else {
+          assert.equal(m.isRequest, false, label);
+          assert.equal(m.statusCode, reference.line.statusCode, label);
+        }
+        // Where the header lines start must not change either (toTag reads them through the known-header scan).
+        assert.equal(m.toTag, layout.headers.firstIndex(TO) === -1 ? null : 't1', label);
+      }),
+      RUNS,
+    );
+  });
+
   test('known headers are where the full table finds them', () => {
     const name = fc.constantFrom('Call-ID', 'call-id', 'i', 'I', 'CSeq', 'cseq', 'From', 'f', 'To', 'TO', 't', 'Via', 'v', 'P-Asserted-Identity', 'Contact', 'Fro', 'Tox', 'C', 'p');
     const line = fc.oneof(
