@@ -322,4 +322,40 @@ describe('native bus', { skip }, () => {
       spool.remove();
     }
   });
+  test('acks of applied events go out in batches: when a quarter of the prefetch is held, after a pause, and at close()', async () => {
+    const queue = uniqueQueue();
+    const spool = tempDir();
+    const broker = await openBroker();
+    broker.cleanup.push(queue, deadLetterQueueOf(queue));
+    const { fixture, engine } = await openEngine();
+    const outlet = await openBusOutlet({ config: settings(queue, spool.path), logger: silentLogger(), retry: FAST_RETRY });
+    const open = (ackBatchMs: number) =>
+      startBusConsumer({ config: { ...consumerConfig(queue), engine_prefetch: 16 }, engine, logger: silentLogger(), retry: FAST_RETRY, ackBatchMs });
+    // Prefetch 16: acks go out 4 at a time, or after the pause.
+    let consumer = await open(60_000);
+    try {
+      const stats = () => consumer.stats() as { acked: number; acks_held: number };
+      for (let i = 0; i < 6; i++) outlet.dispatch(end(`batch-${i}`, 10));
+      assert.equal(await outlet.confirmed(10_000), true);
+      await waitFor('6 applied', async () => (await fixture.getAccount('1000'))?.balance === BALANCE - 60);
+      await waitFor('a batch of 4 acked, 2 held', () => stats().acked === 4 && stats().acks_held === 2);
+      await consumer.close();
+      assert.deepEqual([stats().acked, stats().acks_held], [6, 0]);
+      // Every ack reached the broker before the connection closed: nothing comes back.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal((await broker.channel.checkQueue(queue)).messageCount, 0);
+
+      consumer = await open(50);
+      outlet.dispatch(end('batch-6', 10));
+      assert.equal(await outlet.confirmed(10_000), true);
+      await waitFor('the lone ack sent after the pause', () => stats().acked === 1 && stats().acks_held === 0);
+      assert.equal((await fixture.getAccount('1000'))?.balance, BALANCE - 70);
+    } finally {
+      await outlet.close();
+      await consumer.close();
+      await broker.close();
+      await fixture.close();
+      spool.remove();
+    }
+  });
 });
