@@ -90,8 +90,10 @@ function ourFullPath(packet: Buffer): number {
   const sip = parseSip(decoded.message.payload);
   if (!sip.ok) return 0;
   const m = sip.message;
-  const callId = m.callId ?? decoded.message.correlationId ?? '';
-  return callId.length + (m.cseqNumber ?? 0) + (m.cseqMethod?.length ?? 0) + (m.method?.length ?? 0) +
+  // As the call tracker does: both the correlation id (the call's key when present) and the Call-ID.
+  const callId = m.callId ?? '';
+  const key = decoded.message.correlationId ?? callId;
+  return key.length + callId.length + (m.cseqNumber ?? 0) + (m.cseqMethod?.length ?? 0) + (m.method?.length ?? 0) +
     (m.fromTag?.length ?? 0) + (m.toTag?.length ?? 0) + (decoded.message.timestampMicros === null ? 0 : 1);
 }
 
