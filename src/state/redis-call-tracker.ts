@@ -33,8 +33,6 @@ import {
   NOTHING,
   applyMessage,
   applySweep,
-  callRecordOf,
-  callStateFromRecord,
   captureTime,
   isInitialInvite,
   newCallTrackerCounters,
@@ -48,6 +46,17 @@ import {
 } from '../calls/call-rules.ts';
 import type { CallStateTracker, CapturedPacket, IdentifiedParties } from '../calls/state-tracker.ts';
 import { RateLimitedLog } from '../transports/rate-limited-log.ts';
+import {
+  TOMBSTONE_TTL_MARGIN_MS,
+  decodeEnvelope,
+  decodePayload,
+  encodeCall,
+  encodeParked,
+  encodeTombstone,
+  parseParked,
+  type MessageFacts,
+} from './call-record-codec.ts';
+import { KeyedJobQueue, RetryLater, type JobEnd } from './keyed-job-queue.ts';
 import { COMPARE_AND_SET, FORGET_DEADLINE, LOOKUP, PARK } from './redis-scripts.ts';
 
 export interface RedisCallTrackerOptions<M extends TrackableSipMessage> {
@@ -102,17 +111,9 @@ export interface RedisStateCounters {
   pending: number;
 }
 
-/** What is kept of a message until its step runs (and what is parked in Redis). */
-interface MessageFacts extends TrackableSipMessage {
-  key: string;
-  at: Micros;
-  local: Micros;
-  srcIp: string | null;
-}
-
 type Job =
-  | { kind: 'message'; facts: MessageFacts; parties: IdentifiedParties | null; since: number }
-  | { kind: 'sweep'; key: string; now: Micros; since: number };
+  | { kind: 'message'; facts: MessageFacts; parties: IdentifiedParties | null; pending: PendingWrite }
+  | { kind: 'sweep'; key: string; now: Micros; pending: PendingWrite };
 
 interface Found {
   redisKey: string;
@@ -124,19 +125,9 @@ interface Found {
   finishedUntil: Micros;
 }
 
-/** Tombstone payload: "T<local time until which it absorbs late copies>". */
-const TOMBSTONE = 'T';
-/** Tombstones stay in Redis a little longer than their grace: agents' clocks differ a little. */
-const TOMBSTONE_TTL_MARGIN_MS = 60_000;
-const MAX_CONFLICTS = 100;
-const IDENTIFICATION_FAILED: IdentifiedParties = { accountTag: '', destinationAccountTag: '', source: '', destination: '' };
-
-class RetryLater extends Error {}
-
-export class RedisCallTracker<M extends TrackableSipMessage = TrackableSipMessage> implements CallStateTracker<M> {
-  readonly kind = 'redis';
-  readonly counters: CallTrackerCounters = newCallTrackerCounters();
-  readonly stateCounters: RedisStateCounters = {
+/** The pending count is the queue's, read live. */
+function newStateCounters(pending: () => number): RedisStateCounters {
+  return {
     redis_errors: 0,
     conflicts_retried: 0,
     parked: 0,
@@ -146,8 +137,20 @@ export class RedisCallTracker<M extends TrackableSipMessage = TrackableSipMessag
     dropped_conflicts: 0,
     dropped_queue_full: 0,
     invalid_records: 0,
-    pending: 0,
+    get pending(): number {
+      return pending();
+    },
   };
+}
+
+const IDENTIFICATION_FAILED: IdentifiedParties = { accountTag: '', destinationAccountTag: '', source: '', destination: '' };
+
+export class RedisCallTracker<M extends TrackableSipMessage = TrackableSipMessage> implements CallStateTracker<M> {
+  readonly kind = 'redis';
+  readonly counters: CallTrackerCounters = newCallTrackerCounters();
+  /** Call key -> its steps, one at a time per call; holds the pending count. */
+  private readonly queue: KeyedJobQueue<Job>;
+  readonly stateCounters: RedisStateCounters = newStateCounters(() => this.queue.pending);
 
   private readonly redis: Redis;
   private readonly prefix: string;
@@ -155,22 +158,17 @@ export class RedisCallTracker<M extends TrackableSipMessage = TrackableSipMessag
   private readonly graceMs: number;
   private readonly liveTtlMs: number;
   private readonly earlyTtlMs: number;
-  private readonly maxPending: number;
-  private readonly retryForMs: number;
   private readonly sweepBatch: number;
   private readonly deadlinesKey: string;
   /** Makes this agent's write ids unique across agents and restarts. */
   private readonly writerId = randomUUID().slice(0, 8);
   private writes = 0;
-  /** Call key -> its jobs waiting behind the running one (the running one is not in the list). */
-  private readonly queues = new Map<string, Job[]>();
   /** Keys with a sweep queued or running, so that a slow sweep is not queued twice. */
   private readonly sweeping = new Set<string>();
   private sweepReading = false;
   private cachedTracked = 0;
   /** Keys of untracked INVITEs seen by this agent -> local expiry (counted once per agent). */
   private readonly untrackedSeen = new Map<string, Micros>();
-  private drainWaiters: Array<() => void> = [];
   private closed = false;
   private readonly errorLog: RateLimitedLog;
 
@@ -188,11 +186,19 @@ export class RedisCallTracker<M extends TrackableSipMessage = TrackableSipMessag
     // A safety net only: an answered call may start up to the unanswered timeout after its INVITE.
     this.liveTtlMs = Math.ceil((options.maxCallDurationMicros + options.unansweredTimeoutMicros) / 1000) + 3_600_000;
     this.earlyTtlMs = options.earlyMessageTtlMs ?? 30_000;
-    this.maxPending = options.maxPendingMessages ?? 100_000;
-    this.retryForMs = options.retryForMs ?? 30_000;
     this.sweepBatch = options.sweepBatch ?? 10_000;
     this.deadlinesKey = `${this.prefix}deadlines`;
     this.errorLog = new RateLimitedLog(options.logger, { clock: () => Date.now(), maxPerWindow: 5 });
+    this.queue = new KeyedJobQueue<Job>({
+      run: (job) => (job.kind === 'message' ? this.applyMessageJob(job.facts, job.parties, job.pending) : this.applySweepJob(job.key, job.now, job.pending)),
+      retryForMs: options.retryForMs ?? 30_000,
+      maxPending: options.maxPendingMessages ?? 100_000,
+      onError: (job, error, retrying) => {
+        this.stateCounters.redis_errors++;
+        if (retrying) this.errorLog.warn({ err: (error as Error).message, step: job.kind }, 'call state: Redis error, retrying');
+      },
+      onEnd: (job, end) => this.stepEnded(job, end),
+    });
   }
 
   /** The Redis connection (to wait for it at start). */
@@ -212,7 +218,7 @@ export class RedisCallTracker<M extends TrackableSipMessage = TrackableSipMessag
       this.counters.no_call_id++;
       return;
     }
-    if (this.closed || this.stateCounters.pending >= this.maxPending) {
+    if (this.closed || this.queue.full) {
       this.stateCounters.dropped_queue_full++;
       this.errorLog.warn({ pending: this.stateCounters.pending, closed: this.closed }, 'call state: message dropped, too many waiting for Redis');
       return;
@@ -246,7 +252,7 @@ export class RedisCallTracker<M extends TrackableSipMessage = TrackableSipMessag
         this.counters.identification_errors++;
       }
     }
-    this.enqueue(key, { kind: 'message', facts, parties, since: Date.now() });
+    this.queue.enqueue(key, { kind: 'message', facts, parties, pending: { writeId: null, report: null } });
   }
 
   sweep(now: Micros): void {
@@ -256,16 +262,15 @@ export class RedisCallTracker<M extends TrackableSipMessage = TrackableSipMessag
     }
     if (this.sweepReading || this.closed) return;
     this.sweepReading = true;
-    this.stateCounters.pending++;
-    void this.claimDue(now).finally(() => {
-      this.sweepReading = false;
-      this.jobDone();
-    });
+    this.queue.track(() =>
+      this.claimDue(now).finally(() => {
+        this.sweepReading = false;
+      }),
+    );
   }
 
   drain(): Promise<void> {
-    if (this.stateCounters.pending === 0) return Promise.resolve();
-    return new Promise((resolve) => this.drainWaiters.push(resolve));
+    return this.queue.drain();
   }
 
   stateStats(): Record<string, number> {
@@ -281,72 +286,23 @@ export class RedisCallTracker<M extends TrackableSipMessage = TrackableSipMessag
     }
   }
 
-  private enqueue(key: string, job: Job): void {
-    this.stateCounters.pending++;
-    const waiting = this.queues.get(key);
-    if (waiting !== undefined) {
-      waiting.push(job);
+  private stepEnded(job: Job, end: JobEnd): void {
+    if (end.kind === 'conflicts') {
+      this.stateCounters.dropped_conflicts++;
+      if (job.kind === 'sweep') this.sweeping.delete(job.key);
+      this.options.logger.error({ call: job.kind === 'message' ? job.facts.key : job.key, step: job.kind }, 'call state: step dropped after too many conflicting writes');
       return;
     }
-    this.queues.set(key, []);
-    void this.runQueue(key, job);
-  }
-
-  private async runQueue(key: string, first: Job): Promise<void> {
-    const waiting = this.queues.get(key) ?? [];
-    let job: Job | undefined = first;
-    while (job !== undefined) {
-      await this.runWithRetries(job);
-      this.jobDone();
-      job = waiting.shift();
+    if (end.kind === 'failed') {
+      this.stateCounters.dropped_redis_unavailable++;
+      if (job.kind === 'sweep') this.sweeping.delete(job.key);
+      this.options.logger.error(
+        { err: end.error, call: job.kind === 'message' ? job.facts.key : job.key, step: job.kind },
+        'call state: Redis unavailable for too long, step dropped',
+      );
+      return;
     }
-    this.queues.delete(key);
-  }
-
-  private jobDone(): void {
-    this.stateCounters.pending--;
-    if (this.stateCounters.pending === 0 && this.drainWaiters.length > 0) {
-      const waiters = this.drainWaiters;
-      this.drainWaiters = [];
-      for (const resolve of waiters) resolve();
-    }
-  }
-
-  /** Runs a step until it is applied, or gives up after retryForMs of Redis errors. Never throws. */
-  private async runWithRetries(job: Job): Promise<void> {
-    let delayMs = 50;
-    let conflicts = 0;
-    const pending: PendingWrite = { writeId: null, report: null };
-    for (;;) {
-      try {
-        if (job.kind === 'message') await this.applyMessageJob(job.facts, job.parties, pending);
-        else await this.applySweepJob(job.key, job.now, pending);
-        if (job.kind === 'sweep') this.sweeping.delete(job.key);
-        return;
-      } catch (error) {
-        if (error instanceof RetryLater) {
-          // Each conflict means another agent made progress on this call; a bound all the same.
-          if (++conflicts <= MAX_CONFLICTS) continue;
-          this.stateCounters.dropped_conflicts++;
-          if (job.kind === 'sweep') this.sweeping.delete(job.key);
-          this.options.logger.error({ call: job.kind === 'message' ? job.facts.key : job.key, step: job.kind }, 'call state: step dropped after too many conflicting writes');
-          return;
-        }
-        this.stateCounters.redis_errors++;
-        if (Date.now() - job.since >= this.retryForMs) {
-          this.stateCounters.dropped_redis_unavailable++;
-          if (job.kind === 'sweep') this.sweeping.delete(job.key);
-          this.options.logger.error(
-            { err: error, call: job.kind === 'message' ? job.facts.key : job.key, step: job.kind },
-            'call state: Redis unavailable for too long, step dropped',
-          );
-          return;
-        }
-        this.errorLog.warn({ err: (error as Error).message, step: job.kind }, 'call state: Redis error, retrying');
-        await new Promise((resolve) => setTimeout(resolve, delayMs));
-        delayMs = Math.min(delayMs * 2, 2_000);
-      }
-    }
+    if (job.kind === 'sweep') this.sweeping.delete(job.key);
   }
 
   private async lookup(key: string, callId: string | null): Promise<Found | null> {
@@ -359,31 +315,18 @@ export class RedisCallTracker<M extends TrackableSipMessage = TrackableSipMessag
   }
 
   private decode(redisKey: string, value: string): Found | null {
-    const first = value.indexOf('|');
-    const second = value.indexOf('|', first + 1);
-    const version = Number(value.slice(0, first));
-    const writeId = value.slice(first + 1, second);
-    const payload = value.slice(second + 1);
-    if (first < 0 || second < 0 || !Number.isSafeInteger(version)) {
+    const envelope = decodeEnvelope(value);
+    if (envelope === null) {
       this.stateCounters.invalid_records++;
       return null;
     }
-    if (payload.startsWith(TOMBSTONE)) {
-      const until = Number(payload.slice(TOMBSTONE.length));
-      return { redisKey, version, writeId, call: null, finishedUntil: Number.isFinite(until) ? until : Number.POSITIVE_INFINITY };
-    }
-    let call: CallState | null = null;
-    try {
-      call = callStateFromRecord(JSON.parse(payload));
-    } catch {
-      call = null;
-    }
-    if (call === null) {
+    const payload = decodePayload(envelope.payload);
+    if (payload === null) {
       this.stateCounters.invalid_records++;
       this.errorLog.warn({ key: redisKey }, 'call state: invalid record in Redis, treated as a new call');
       return null;
     }
-    return { redisKey, version, writeId, call, finishedUntil: 0 };
+    return { redisKey, version: envelope.version, writeId: envelope.writeId, call: payload.call, finishedUntil: payload.finishedUntil };
   }
 
   private async applyMessageJob(facts: MessageFacts, parties: IdentifiedParties | null, pending: PendingWrite): Promise<void> {
@@ -409,9 +352,9 @@ export class RedisCallTracker<M extends TrackableSipMessage = TrackableSipMessag
     }
     if (found !== null && found.call !== null) {
       const call = found.call;
-      const before = JSON.stringify(callRecordOf(call));
+      const before = encodeCall(call);
       const outcome = applyMessage(call, facts, facts.at, facts.local);
-      if (outcome === NOTHING && JSON.stringify(callRecordOf(call)) === before) return;
+      if (outcome === NOTHING && encodeCall(call) === before) return;
       await this.write(found.redisKey, found.version, call, [[outcome, facts.at]], facts.local, pending, null);
       return;
     }
@@ -490,7 +433,7 @@ export class RedisCallTracker<M extends TrackableSipMessage = TrackableSipMessag
     const parked = await PARK.run(
       this.redis,
       [`${p}call:${facts.key}`, `${p}call:${id}`, `${p}alias:${id}`, `${p}early:${facts.key}`],
-      [JSON.stringify(facts), this.earlyTtlMs],
+      [encodeParked(facts), this.earlyTtlMs],
     );
     if (parked === 0) {
       this.stateCounters.conflicts_retried++;
@@ -527,7 +470,7 @@ export class RedisCallTracker<M extends TrackableSipMessage = TrackableSipMessag
       [
         version,
         writeId,
-        finished ? `${TOMBSTONE}${Math.ceil(local + this.graceMs * 1000)}` : JSON.stringify(callRecordOf(call)),
+        finished ? encodeTombstone(local + this.graceMs * 1000) : encodeCall(call),
         ttlMs,
         finished ? '' : Math.ceil(nextDeadline(call, this.rules)),
         call.key,
@@ -557,7 +500,7 @@ export class RedisCallTracker<M extends TrackableSipMessage = TrackableSipMessag
       for (const key of due) {
         if (this.sweeping.has(key)) continue;
         this.sweeping.add(key);
-        this.enqueue(key, { kind: 'sweep', key, now, since: Date.now() });
+        this.queue.enqueue(key, { kind: 'sweep', key, now, pending: { writeId: null, report: null } });
       }
     } catch (error) {
       this.stateCounters.redis_errors++;
@@ -592,32 +535,4 @@ export class RedisCallTracker<M extends TrackableSipMessage = TrackableSipMessag
 interface PendingWrite {
   writeId: string | null;
   report: (() => void) | null;
-}
-
-/** A parked message read back, or null when it is not one (written by another version, damaged). */
-function parseParked(text: string): MessageFacts | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (typeof value !== 'object' || value === null) return null;
-  const m = value as Record<string, unknown>;
-  const textOrNull = (field: unknown): boolean => field === null || typeof field === 'string';
-  const numberOrNull = (field: unknown): boolean => field === null || typeof field === 'number';
-  const to = m.to as Record<string, unknown> | null | undefined;
-  const valid =
-    typeof m.isRequest === 'boolean' &&
-    typeof m.key === 'string' &&
-    typeof m.at === 'number' &&
-    typeof m.local === 'number' &&
-    textOrNull(m.method) &&
-    numberOrNull(m.statusCode) &&
-    textOrNull(m.callId) &&
-    numberOrNull(m.cseqNumber) &&
-    textOrNull(m.cseqMethod) &&
-    textOrNull(m.srcIp) &&
-    (to === null || (typeof to === 'object' && to !== undefined && textOrNull(to.tag)));
-  return valid ? (value as MessageFacts) : null;
 }
