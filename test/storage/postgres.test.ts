@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
+import pg from 'pg';
 import pino from 'pino';
 import type { RunningTransaction } from '../../src/domain/types.ts';
-import { resolvePostgresLocation } from '../../src/storage/postgres/connection.ts';
+import { resolvePostgresLocation, sessionStartupOptions } from '../../src/storage/postgres/connection.ts';
 import { openPostgresStorage } from '../../src/storage/postgres/index.ts';
 import { MIGRATIONS, type Migration } from '../../src/storage/postgres/migrations.ts';
 import { PG_TABLE_SPECS } from '../../src/storage/postgres/table-spec.ts';
@@ -421,6 +422,22 @@ describe('PostgreSQL URL handling', () => {
     const withOptions = resolvePostgresLocation('postgres://db/rating?options=-c%20statement_timeout%3D5000', 'x');
     assert.equal(withOptions.startupOptions, '-c statement_timeout=5000 -c search_path=x');
     assert.equal(withOptions.connectionString, 'postgres://db/rating');
+  });
+
+  test('pooled sessions prefer index scans and plan each named statement once; PostgreSQL accepts the options', { skip }, async () => {
+    const location = resolvePostgresLocation(`${POSTGRES_URL}?options=-c%20statement_timeout%3D5000`, 'public');
+    const options = sessionStartupOptions(location);
+    assert.match(options, /^-c statement_timeout=5000 -c search_path=public /);
+    const client = new pg.Client({ connectionString: location.connectionString, options });
+    await client.connect();
+    try {
+      const setting = async (name: string): Promise<unknown> => (await client.query(`SHOW ${name}`)).rows[0]?.[name];
+      assert.equal(await setting('plan_cache_mode'), 'force_generic_plan');
+      assert.equal(await setting('enable_seqscan'), 'off');
+      assert.equal(await setting('statement_timeout'), '5s');
+    } finally {
+      await client.end();
+    }
   });
 
   test('bad URLs and schema names are refused with a message that hides the password', () => {

@@ -5,7 +5,7 @@
 import pg from 'pg';
 import pino, { type Logger } from 'pino';
 import type { Repository, Storage, TransactionHint } from '../storage.ts';
-import { resolvePostgresLocation, redact } from './connection.ts';
+import { resolvePostgresLocation, redact, sessionStartupOptions } from './connection.ts';
 import { applyMigrations, verifyCatalogueColumns, type Migration, MIGRATIONS } from './migrations.ts';
 import { RatesChangeListener } from './rates-listener.ts';
 import { RatesVersionCache } from './rates-version-cache.ts';
@@ -31,14 +31,6 @@ const DEFAULT_MAX_ATTEMPTS = 10;
 // Advisory lock key space of canyan-rating migrations: the class id ("CANY"), then the schema.
 const MIGRATION_LOCK_CLASS = 0x43414e59;
 
-// Every transaction is SERIALIZABLE, and a sequential scan takes a read lock on the whole table:
-// then any write to that table by a concurrent transaction is a read-write conflict. Once the
-// statistics say a table is small (autovacuum analyzes the accounts table within minutes), the
-// planner prefers sequential scans for the engine's lookups by key, and nearly every second
-// engine transaction failed and ran again (bench: 977 repeats in 2,000 transactions, 172 with
-// this setting). Scans that no index can serve are still sequential (the setting only makes
-// them look expensive). PostgreSQL's documentation on serializable isolation advises the same.
-const PREFER_INDEX_SCANS = '-c enable_seqscan=off';
 
 // The migration whose rates trigger notifies changes (migrations.ts).
 const RATES_NOTIFY_MIGRATION = 2;
@@ -50,7 +42,7 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
   const location = resolvePostgresLocation(options.url, options.schema);
   const logger = (options.logger ?? pino()).child({ component: 'postgres-storage', schema: location.schema });
   const poolSize = Number.isFinite(options.poolSize) ? Math.max(1, Math.trunc(options.poolSize)) : 1;
-  const pool = new pg.Pool({ connectionString: location.connectionString, options: `${location.startupOptions} ${PREFER_INDEX_SCANS}`, max: poolSize });
+  const pool = new pg.Pool({ connectionString: location.connectionString, options: sessionStartupOptions(location), max: poolSize });
   // An idle connection that dies (server restart) is reported here; without a listener it
   // would be an uncaught 'error' event and end the process. The pool replaces it on demand.
   pool.on('error', (error) => logger.error({ err: error }, 'idle PostgreSQL connection failed; the pool will open a new one'));
