@@ -106,15 +106,17 @@ export async function benchHep(): Promise<BenchRow[]> {
   const decapsulate = loadHepJs();
   const { packets, streams } = loadFixturePackets();
   const hep3Count = packets.filter((p) => p.toString('latin1', 0, 4) === 'HEP3').length;
-  const peerDecoded = packets.filter((p) => {
+  // The comparison runs on the packets both decoders decode. hep-js gives up on HEPv1/v2 at
+  // once, so counting those would credit it with a rejection as if it were a decode.
+  const common = packets.filter((p) => {
     const result = decapsulate(p);
     return typeof result === 'object' && result !== null;
-  }).length;
-  const sipRead = packets.filter((p) => ourFullPath(p) > 0).length;
+  });
+  const sipRead = common.filter((p) => ourFullPath(p) > 0).length;
 
-  const roundOver = (work: (packet: Buffer) => number) => (): number => {
+  const roundOver = (set: readonly Buffer[], work: (packet: Buffer) => number) => (): number => {
     let total = 0;
-    for (const packet of packets) total += work(packet);
+    for (const packet of set) total += work(packet);
     return total;
   };
   const peerWork = (packet: Buffer): number => (decapsulate(packet) === false ? 0 : 1);
@@ -132,25 +134,25 @@ export async function benchHep(): Promise<BenchRow[]> {
   };
 
   const measured = measureInterleaved(
-    [packets.length, packets.length, packets.length, streamBytes],
-    [roundOver(peerWork), roundOver(ourDecodeOnly), roundOver(ourFullPath), frameAll],
+    [common.length, common.length, common.length, packets.length, streamBytes],
+    [roundOver(common, peerWork), roundOver(common, ourDecodeOnly), roundOver(common, ourFullPath), roundOver(packets, ourFullPath), frameAll],
   );
   if (measured.sink < 0) throw new Error('unreachable');
-  const [peerRate, decodeRate, fullRate, framingRate] = measured.perSecond;
+  const [peerRate, decodeRate, fullRate, fullRateAll, framingRate] = measured.perSecond;
 
-  const packetsNote = `${packets.length} fixture packets (${hep3Count} HEP3, ${packets.length - hep3Count} HEPv1/v2)`;
+  const packetsNote = `the ${common.length} fixture packets hep-js decodes (of ${packets.length}: ${hep3Count} HEP3, ${packets.length - hep3Count} HEPv1/v2 it cannot)`;
   return [
     {
       name: 'HEP decode',
       ours: rate(decodeRate, 'pkt'),
       peer: `hep-js ${rate(peerRate, 'pkt')}`,
-      note: `${(decodeRate / peerRate).toFixed(1)}x hep-js; ${packetsNote}; hep-js decodes ${peerDecoded} (no v1/v2)`,
+      note: `${(decodeRate / peerRate).toFixed(1)}x hep-js; ${packetsNote}`,
     },
     {
       name: 'HEP decode + SIP parse (call-id, cseq, tags)',
       ours: rate(fullRate, 'pkt'),
       peer: `hep-js decode only ${rate(peerRate, 'pkt')}`,
-      note: `${(fullRate / peerRate).toFixed(1)}x hep-js; SIP fields read on ${sipRead} packets; SIP parsing is ${(100 * (1 - fullRate / decodeRate)).toFixed(0)}% of this path`,
+      note: `${(fullRate / peerRate).toFixed(1)}x hep-js (target 10x); SIP fields read on ${sipRead} packets; SIP parsing is ${(100 * (1 - fullRate / decodeRate)).toFixed(0)}% of this path; all ${packets.length} packets, v1/v2 included: ${rate(fullRateAll, 'pkt')}`,
     },
     {
       name: 'HEP3 TCP framing (100-byte reads)',
