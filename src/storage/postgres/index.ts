@@ -31,7 +31,6 @@ const DEFAULT_MAX_ATTEMPTS = 10;
 // Advisory lock key space of canyan-rating migrations: the class id ("CANY"), then the schema.
 const MIGRATION_LOCK_CLASS = 0x43414e59;
 
-
 // The migration whose rates trigger notifies changes (migrations.ts).
 const RATES_NOTIFY_MIGRATION = 2;
 
