@@ -5,11 +5,13 @@
 // connections and close() while transactions wait.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
+import pg from 'pg';
 import pino from 'pino';
 import type { Account } from '../../src/domain/types.ts';
 import type { OperationOutcome, Repository, Storage } from '../../src/storage/storage.ts';
 import { skipUnlessServices } from '../support/services.ts';
-import { dropSchema, openTestStorage, traceQueries, uniqueSchemaName, withAdminClient } from './postgres-support.ts';
+import { openPostgresStorage } from '../../src/storage/postgres/index.ts';
+import { dropSchema, openTestStorage, POSTGRES_URL, traceQueries, uniqueSchemaName, withAdminClient } from './postgres-support.ts';
 
 const skip = await skipUnlessServices(['postgresql']);
 // A regression here tends to leave a transaction waiting forever: fail instead of hanging.
@@ -217,6 +219,62 @@ describe('postgres transaction line: conflicts', suite, () => {
     const thirdAttempts = attemptsOf.filter((n) => n >= 3).length;
     assert.equal(alone, thirdAttempts, 'every third attempt, and nothing else, runs alone');
     assert.ok(Math.max(...attemptsOf) <= 3, `no transaction needs a fourth attempt (attempts: ${attemptsOf.join(' ')})`);
+  });
+});
+
+describe('postgres transaction line: the next start fails in the commit\'s round trip', suite, () => {
+  const schema = uniqueSchemaName('line_next_fails');
+  let storage: Storage;
+  before(async () => {
+    // A short lock timeout, so that a start waiting for the lane fails instead of waiting.
+    storage = await openPostgresStorage({ url: `${POSTGRES_URL}?options=-c%20lock_timeout%3D300`, schema, poolSize: 1, logger: silentLogger });
+    await storage.migrate();
+    await storage.transaction((repo) => putAccount(repo, 'a', 0));
+  });
+  after(async () => {
+    await storage.close();
+    await dropSchema(schema);
+  });
+
+  test('the transaction whose COMMIT went through answers its value, once; the next one fails alone and the connection stays usable', async () => {
+    // The first transaction holds the lane while an outside session queues for it exclusively:
+    // when the first commits, the outside session gets the lane, so the second transaction's
+    // start, sent with that COMMIT, times out on the lane lock after the COMMIT went through.
+    const inside = deferred();
+    let firstRuns = 0;
+    const first = storage.transaction(async (repo) => {
+      firstRuns++;
+      const account = await repo.get('account', accountRef('a'));
+      await repo.upsert('account', accountRef('a'), { balance: (account?.balance ?? 0) + 10 });
+      await inside.promise;
+      return 'first';
+    });
+    const second = storage.transaction(async () => 'second');
+    const admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+    try {
+      await admin.query('BEGIN');
+      const locked = admin.query(`LOCK TABLE "${schema}".transaction_lane IN ACCESS EXCLUSIVE MODE`);
+      // Queued behind the first transaction's lane lock.
+      for (let waited = 0; waited < 5000; waited += 20) {
+        const { rowCount } = await withAdminClient((client) =>
+          client.query("SELECT 1 FROM pg_locks WHERE relation = to_regclass($1::text) AND mode = 'AccessExclusiveLock' AND NOT granted", [`${schema}.transaction_lane`]),
+        );
+        if (rowCount === 1) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      inside.resolve();
+      assert.equal(await first, 'first');
+      await assert.rejects(second, (error: unknown) => (error as { code?: string }).code === '55P03');
+      await locked;
+      await admin.query('COMMIT');
+    } finally {
+      await admin.end();
+    }
+    assert.equal(firstRuns, 1, 'a committed transaction is not run again');
+    assert.deepEqual(await balances(storage, ['a']), [10]);
+    // The connection is not left inside the aborted start.
+    assert.equal(await storage.transaction(async () => 'third'), 'third');
   });
 });
 

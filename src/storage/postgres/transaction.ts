@@ -25,7 +25,7 @@
 // only vouches for if the transaction commits. So its writes are undone with ROLLBACK TO
 // SAVEPOINT and the now write-free transaction is committed: if the reads were not consistent,
 // that COMMIT fails with 40001 and the attempt is repeated instead of answering on stale data.
-import type { Pool, PoolClient } from 'pg';
+import pg, { type Pool, type PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import type { Repository, TransactionHint } from '../storage.ts';
 import type { ListSqlOptions } from './list-query.ts';
@@ -306,14 +306,53 @@ async function attemptWith<T>(
     const command = ((Array.isArray(results) ? results[0] : results) as { command?: string } | undefined)?.command;
     if (command !== 'COMMIT') return { kind: 'failed', error: new Error(`the transaction was not committed (server answered ${String(command)})`) };
   } catch (error) {
+    // A serialization failure at COMMIT has rolled everything back: safe to run again.
+    if (isRetryable(error) && (next === null || failedAtCommit(error))) {
+      if (next !== null) handOver({ job: next, started: false });
+      return { kind: 'conflict', error };
+    }
+    // With the next start in the round trip, any other answer of the server came from a
+    // statement after the COMMIT, which went through: this transaction is done, and the next
+    // one, left aborted, is rolled back and started again on its own (or fails, as a start that
+    // fails on its own would, unless it only lost a conflict).
+    if (next !== null && isServerAnswer(error)) {
+      await control(client, 'ROLLBACK', markBroken);
+      if (isRetryable(error)) {
+        // Counted as an attempt: one that keeps losing runs alone, where it cannot lose.
+        next.attempts++;
+        handOver({ job: next, started: false });
+      } else {
+        next.reject(error);
+      }
+      return { kind: 'done', value: value as T };
+    }
     if (next !== null) handOver({ job: next, started: false });
-    // A serialization failure at COMMIT has rolled everything back: safe to run again. Any other
-    // error (a lost connection) leaves the outcome unknown, so it is not retried.
-    if (isRetryable(error)) return { kind: 'conflict', error };
+    // Any other error (a lost connection) leaves the outcome unknown, so it is not retried.
     markBroken(error instanceof Error ? error : new Error(String(error)));
     return { kind: 'failed', error };
   }
   return { kind: 'done', value: value as T };
+}
+
+/**
+ * Whether a serialization failure was raised by the COMMIT itself: PostgreSQL's check at commit
+ * says so in its detail ("... during commit attempt", "Canceled on commit attempt ..."), which no
+ * failure of a later statement (the next transaction's start: BEGIN, lane lock, first reads)
+ * carries. The COMMIT can fail on nothing else here (no deferred constraints).
+ */
+function failedAtCommit(error: unknown): boolean {
+  const detail = (error as { detail?: unknown }).detail;
+  return typeof detail === 'string' && detail.includes('commit attempt');
+}
+
+/**
+ * An error the server answered for a statement, on a connection still in use: not a socket error
+ * (the outcome of the round trip is then unknown), nor the server ending the connection
+ * (connection exceptions 08, operator intervention 57).
+ */
+function isServerAnswer(error: unknown): boolean {
+  if (!(error instanceof pg.DatabaseError) || typeof error.code !== 'string') return false;
+  return !error.code.startsWith('08') && !error.code.startsWith('57');
 }
 
 /** ROLLBACK and the like; a failure means the connection is unusable. */
