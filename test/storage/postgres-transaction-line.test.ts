@@ -278,6 +278,51 @@ describe('postgres transaction line: the next start fails in the commit\'s round
   });
 });
 
+describe('postgres transaction line: a conflict raised by a COMMIT that starts the next transaction', suite, () => {
+  const schema = uniqueSchemaName('line_commit_conflict');
+  let x: Storage;
+  let y: Storage;
+  before(async () => {
+    x = await openTestStorage(schema, { poolSize: 1 });
+    await x.migrate();
+    y = await openTestStorage(schema, { poolSize: 1 });
+    await x.transaction(async (repo) => {
+      await putAccount(repo, 'a', 0);
+      await putAccount(repo, 'b', 0);
+    });
+  });
+  after(async () => {
+    await x.close();
+    await y.close();
+    await dropSchema(schema);
+  });
+
+  test('write skew with a transaction waiting behind each: the loser runs again, the outcome is a serial one', async () => {
+    for (let round = 0; round < 5; round++) {
+      await x.transaction(async (repo) => {
+        await repo.upsert('account', accountRef('a'), { balance: 0 });
+        await repo.upsert('account', accountRef('b'), { balance: 0 });
+      });
+      // Each reads the account the other writes; both read before either writes.
+      let read = 0;
+      const bothRead = deferred();
+      const skew = (reads: string, writes: string) => async (repo: Repository): Promise<void> => {
+        const seen = (await repo.get('account', accountRef(reads)))?.balance ?? 0;
+        if (++read >= 2) bothRead.resolve();
+        await bothRead.promise;
+        await repo.upsert('account', accountRef(writes), { balance: seen + 100 });
+      };
+      const first = x.transaction(skew('b', 'a'));
+      const second = y.transaction(skew('a', 'b'));
+      // Waiting behind each, so each COMMIT also starts the next transaction.
+      const behind = [x.transaction(async () => 'x'), y.transaction(async () => 'y')];
+      await Promise.all([first, second, ...behind]);
+      const [a, b] = await balances(x, ['a', 'b']);
+      assert.ok((a === 100 && b === 200) || (a === 200 && b === 100), `round ${round}: a=${a}, b=${b} is no serial order of the two`);
+    }
+  });
+});
+
 describe('postgres transaction line: a connection killed during a work', suite, () => {
   const schema = uniqueSchemaName('line_kill');
   let storage: Storage;

@@ -307,24 +307,31 @@ async function attemptWith<T>(
     if (command !== 'COMMIT') return { kind: 'failed', error: new Error(`the transaction was not committed (server answered ${String(command)})`) };
   } catch (error) {
     // A serialization failure at COMMIT has rolled everything back: safe to run again.
-    if (isRetryable(error) && (next === null || failedAtCommit(error))) {
+    if (isRetryable(error) && (next === null || raisedByCommit(error))) {
       if (next !== null) handOver({ job: next, started: false });
       return { kind: 'conflict', error };
     }
-    // With the next start in the round trip, any other answer of the server came from a
-    // statement after the COMMIT, which went through: this transaction is done, and the next
-    // one, left aborted, is rolled back and started again on its own (or fails, as a start that
-    // fails on its own would, unless it only lost a conflict).
+    // With the next start in the round trip, another answer of the server may come from the
+    // COMMIT (which ended this transaction) or from a statement after it (the COMMIT went
+    // through, and the next transaction is left aborted). A ROLLBACK tells them apart: the
+    // server warns when there is no transaction to roll back.
     if (next !== null && isServerAnswer(error)) {
-      await control(client, 'ROLLBACK', markBroken);
-      if (isRetryable(error)) {
-        // Counted as an attempt: one that keeps losing runs alone, where it cannot lose.
-        next.attempts++;
-        handOver({ job: next, started: false });
-      } else {
-        next.reject(error);
+      const nextWasOpen = await rollBackTelling(client, markBroken);
+      if (nextWasOpen === true) {
+        // This transaction is done; the next one starts again on its own, or fails, as a start
+        // that fails on its own would, unless it only lost a conflict.
+        if (isRetryable(error)) {
+          // Counted as an attempt: one that keeps losing runs alone, where it cannot lose.
+          next.attempts++;
+          handOver({ job: next, started: false });
+        } else {
+          next.reject(error);
+        }
+        return { kind: 'done', value: value as T };
       }
-      return { kind: 'done', value: value as T };
+      handOver({ job: next, started: false });
+      if (nextWasOpen === false) return isRetryable(error) ? { kind: 'conflict', error } : { kind: 'failed', error };
+      return { kind: 'failed', error };
     }
     if (next !== null) handOver({ job: next, started: false });
     // Any other error (a lost connection) leaves the outcome unknown, so it is not retried.
@@ -334,15 +341,12 @@ async function attemptWith<T>(
   return { kind: 'done', value: value as T };
 }
 
-/**
- * Whether a serialization failure was raised by the COMMIT itself: PostgreSQL's check at commit
- * says so in its detail ("... during commit attempt", "Canceled on commit attempt ..."), which no
- * failure of a later statement (the next transaction's start: BEGIN, lane lock, first reads)
- * carries. The COMMIT can fail on nothing else here (no deferred constraints).
- */
-function failedAtCommit(error: unknown): boolean {
-  const detail = (error as { detail?: unknown }).detail;
-  return typeof detail === 'string' && detail.includes('commit attempt');
+/** The routine of PostgreSQL's SERIALIZABLE check at commit, as errors name it (not translated, unlike their texts). */
+const COMMIT_CHECK_ROUTINE = 'PreCommit_CheckForSerializationFailure';
+
+/** Whether a serialization failure was raised by the COMMIT itself, which ends the transaction. */
+function raisedByCommit(error: unknown): boolean {
+  return error instanceof pg.DatabaseError && error.routine === COMMIT_CHECK_ROUTINE;
 }
 
 /**
@@ -353,6 +357,31 @@ function failedAtCommit(error: unknown): boolean {
 function isServerAnswer(error: unknown): boolean {
   if (!(error instanceof pg.DatabaseError) || typeof error.code !== 'string') return false;
   return !error.code.startsWith('08') && !error.code.startsWith('57');
+}
+
+/** SQLSTATE of the warning a ROLLBACK outside a transaction answers. */
+const NO_ACTIVE_TRANSACTION = '25P01';
+
+/**
+ * Sends ROLLBACK and answers whether a transaction was open (false: the server warned that there
+ * was none), or null when the ROLLBACK failed (the connection is then marked broken).
+ */
+async function rollBackTelling(client: PoolClient, markBroken: (error: Error) => void): Promise<boolean | null> {
+  let warned = false;
+  // The warning arrives before the ROLLBACK's answer, so it is seen before the await returns.
+  const onNotice = (notice: { code?: string }): void => {
+    if (notice.code === NO_ACTIVE_TRANSACTION) warned = true;
+  };
+  client.on('notice', onNotice);
+  try {
+    await client.query('ROLLBACK');
+    return !warned;
+  } catch (error) {
+    markBroken(error instanceof Error ? error : new Error(String(error)));
+    return null;
+  } finally {
+    client.removeListener('notice', onNotice);
+  }
 }
 
 /** ROLLBACK and the like; a failure means the connection is unusable. */
