@@ -8,7 +8,7 @@ import { after, afterEach, before, beforeEach, describe, test } from 'node:test'
 import pg from 'pg';
 import pino from 'pino';
 import type { Account } from '../../src/domain/types.ts';
-import type { OperationOutcome, Repository, Storage } from '../../src/storage/storage.ts';
+import type { OperationOutcome, Repository, Storage, TransactionHint } from '../../src/storage/storage.ts';
 import { skipUnlessServices } from '../support/services.ts';
 import { openPostgresStorage } from '../../src/storage/postgres/index.ts';
 import { dropSchema, openTestStorage, POSTGRES_URL, traceQueries, uniqueSchemaName, withAdminClient } from './postgres-support.ts';
@@ -236,46 +236,53 @@ describe('postgres transaction line: the next start fails in the commit\'s round
     await dropSchema(schema);
   });
 
-  test('the transaction whose COMMIT went through answers its value, once; the next one fails alone and the connection stays usable', async () => {
-    // The first transaction holds the lane while an outside session queues for it exclusively:
-    // when the first commits, the outside session gets the lane, so the second transaction's
-    // start, sent with that COMMIT, times out on the lane lock after the COMMIT went through.
-    const inside = deferred();
-    let firstRuns = 0;
-    const first = storage.transaction(async (repo) => {
-      firstRuns++;
-      const account = await repo.get('account', accountRef('a'));
-      await repo.upsert('account', accountRef('a'), { balance: (account?.balance ?? 0) + 10 });
-      await inside.promise;
-      return 'first';
-    });
-    const second = storage.transaction(async () => 'second');
-    const admin = new pg.Client({ connectionString: POSTGRES_URL });
-    await admin.connect();
-    try {
-      await admin.query('BEGIN');
-      const locked = admin.query(`LOCK TABLE "${schema}".transaction_lane IN ACCESS EXCLUSIVE MODE`);
-      // Queued behind the first transaction's lane lock.
-      for (let waited = 0; waited < 5000; waited += 20) {
-        const { rowCount } = await withAdminClient((client) =>
-          client.query("SELECT 1 FROM pg_locks WHERE relation = to_regclass($1::text) AND mode = 'AccessExclusiveLock' AND NOT granted", [`${schema}.transaction_lane`]),
-        );
-        if (rowCount === 1) break;
-        await new Promise((resolve) => setTimeout(resolve, 20));
+  // With a hint, the failed start is the connection's first hinted one: it also prepared the
+  // statements hinted starts execute, which must not leave later hinted starts failing.
+  for (const hinted of [false, true]) {
+    test(`the transaction whose COMMIT went through answers its value, once; the next one${hinted ? ' (hinted)' : ''} fails alone and the connection stays usable`, async () => {
+      // The first transaction holds the lane while an outside session queues for it exclusively:
+      // when the first commits, the outside session gets the lane, so the second transaction's
+      // start, sent with that COMMIT, times out on the lane lock after the COMMIT went through.
+      const inside = deferred();
+      let firstRuns = 0;
+      const before = (await balances(storage, ['a']))[0] ?? NaN;
+      const first = storage.transaction(async (repo) => {
+        firstRuns++;
+        const account = await repo.get('account', accountRef('a'));
+        await repo.upsert('account', accountRef('a'), { balance: (account?.balance ?? 0) + 10 });
+        await inside.promise;
+        return 'first';
+      });
+      const hint: TransactionHint | undefined = hinted ? { accounts: { tenant: TENANT, accountTags: ['a'], transactionTag: null } } : undefined;
+      const second = storage.transaction(async () => 'second', hint);
+      const admin = new pg.Client({ connectionString: POSTGRES_URL });
+      await admin.connect();
+      try {
+        await admin.query('BEGIN');
+        const locked = admin.query(`LOCK TABLE "${schema}".transaction_lane IN ACCESS EXCLUSIVE MODE`);
+        // Queued behind the first transaction's lane lock.
+        for (let waited = 0; waited < 5000; waited += 20) {
+          const { rowCount } = await withAdminClient((client) =>
+            client.query("SELECT 1 FROM pg_locks WHERE relation = to_regclass($1::text) AND mode = 'AccessExclusiveLock' AND NOT granted", [`${schema}.transaction_lane`]),
+          );
+          if (rowCount === 1) break;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        inside.resolve();
+        assert.equal(await first, 'first');
+        await assert.rejects(second, (error: unknown) => (error as { code?: string }).code === '55P03');
+        await locked;
+        await admin.query('COMMIT');
+      } finally {
+        await admin.end();
       }
-      inside.resolve();
-      assert.equal(await first, 'first');
-      await assert.rejects(second, (error: unknown) => (error as { code?: string }).code === '55P03');
-      await locked;
-      await admin.query('COMMIT');
-    } finally {
-      await admin.end();
-    }
-    assert.equal(firstRuns, 1, 'a committed transaction is not run again');
-    assert.deepEqual(await balances(storage, ['a']), [10]);
-    // The connection is not left inside the aborted start.
-    assert.equal(await storage.transaction(async () => 'third'), 'third');
-  });
+      assert.equal(firstRuns, 1, 'a committed transaction is not run again');
+      assert.deepEqual(await balances(storage, ['a']), [before + 10]);
+      // The connection is not left inside the aborted start, and hinted starts work.
+      assert.equal(await storage.transaction(async () => 'third'), 'third');
+      assert.equal(await storage.transaction(async (repo) => (await repo.get('account', accountRef('a')))?.balance, hint), before + 10);
+    });
+  }
 });
 
 describe('postgres transaction line: a conflict raised by a COMMIT that starts the next transaction', suite, () => {

@@ -297,8 +297,9 @@ async function attemptWith<T>(
   // The next waiting transaction, if any, starts in the same round trip as this commit. A
   // statement that fails skips the rest, so the next one has started only if all went through.
   const next = takeNext();
+  let nextReads: StartReads | null = null;
   try {
-    const nextReads = next === null ? null : startReadsFor(next, client, settings);
+    nextReads = next === null ? null : startReadsFor(next, client, settings);
     const sql = next === null ? 'COMMIT' : `COMMIT; ${startSql(settings, next.attempts >= SHARED_ATTEMPTS, nextReads)}`;
     const results: unknown = await client.query({ text: sql, rowMode: 'array' });
     if (next !== null) handOver({ job: next, started: true, startResults: results, reads: nextReads });
@@ -317,6 +318,12 @@ async function attemptWith<T>(
     // server warns when there is no transaction to roll back.
     if (next !== null && isServerAnswer(error)) {
       const nextWasOpen = await rollBackTelling(client, markBroken);
+      if (nextWasOpen === true && nextReads !== null && nextReads.beforeBegin !== '') {
+        // The next start also prepared the connection's statements (its first hinted start) and
+        // failed after the COMMIT, maybe after them: whether they exist now is unknown, and a
+        // start that prepares them again would fail, so the connection is not used again.
+        markBroken(error instanceof Error ? error : new Error(String(error)));
+      }
       if (nextWasOpen === true) {
         // This transaction is done; the next one starts again on its own, or fails, as a start
         // that fails on its own would, unless it only lost a conflict.
