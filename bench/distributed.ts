@@ -3,8 +3,9 @@
 // with 2 engines, each on a fresh deployment (test/distributed/cluster.ts).
 //
 // The calls are sent first, with the engines stopped, so the queue holds every event; then the
-// engines start and the figure is the steady rate at which calls get stored: from WARM_UP_MS after
-// every engine is up and storing, to 90 % of the total. The agents' own ingest rate into the bus
+// engines start and the figure is the steady rate at which they take the events off the queue
+// (begins and ends; two per call): from WARM_UP_MS after every engine is up and consuming, to 90 %
+// of the events. Every call is then checked in the database. The agents' own ingest rate into the bus
 // is shown too.
 //
 // Why the warm-up is left out: a fresh engine process spends its first seconds compiling and
@@ -26,10 +27,10 @@ export interface DistributedBenchOptions {
 interface DistributedResult {
   engines: number;
   callsPerSecond: number;
-  /** CPU time of the engine processes (all of them) per call stored, over the measured span. */
+  /** CPU time of the engine processes (all of them) per call (two events), over the measured span. */
   engineCpuMsPerCall: number;
   ingestCallsPerSecond: number;
-  /** Length of the measured span and the calls stored in it. */
+  /** Length of the measured span and the calls (pairs of events) consumed in it. */
   spanSeconds: number;
   measuredCalls: number;
   /** False when the run was too short to leave the warm-up out. */
@@ -37,7 +38,7 @@ interface DistributedResult {
   problems: string[];
 }
 
-/** Time from when every engine is up and storing calls to the start of the measured span. */
+/** Time from when every engine is up and consuming events to the start of the measured span. */
 const WARM_UP_MS = 3_000;
 
 /** PostgreSQL connections shared by the engines: the database's concurrency is the budget. */
@@ -73,25 +74,34 @@ async function measure(engines: number, calls: number, packetsPerSecond: number)
     const starting = Promise.all(Array.from({ length: engines }, (_, i) => cluster.start(`engine-${i + 1}`, 'engine'))).then(() => {
       allReadyAt = Date.now();
     });
-    const samples: Array<{ at: number; stored: number; engineCpuMs: number }> = [];
-    const target = 2 * calls;
-    await waitUntil(
-      'every call stored',
-      async () => {
-        const stored = await cluster.transactionCount();
-        samples.push({ at: Date.now(), stored, engineCpuMs: enginesCpuMs(cluster, engines) });
-        return stored >= target;
-      },
-      300_000,
-    );
+    // Progress is counted in events taken off the queue, begins and ends alike: the queue holds
+    // every begin before every end (the calls were answered before any hung up), so counting
+    // stored transactions (written at the end of a call) would time the ends alone.
+    const events = 2 * calls;
+    const probe = await cluster.readyCountProbe();
+    const samples: Array<{ at: number; done: number; engineCpuMs: number }> = [];
+    try {
+      await waitUntil(
+        'every event consumed',
+        async () => {
+          const done = events - (await probe.ready());
+          samples.push({ at: Date.now(), done, engineCpuMs: enginesCpuMs(cluster, engines) });
+          return done >= events;
+        },
+        300_000,
+      );
+    } finally {
+      await probe.close();
+    }
     await starting;
-    const storing = samples.find((s) => s.stored > 0 && s.at >= allReadyAt) ?? samples[0];
-    const last = samples.find((s) => s.stored >= 0.9 * target) ?? samples[samples.length - 1];
-    // Too few calls for a warm-up (a quick run): the span starts once a tenth is stored.
-    const warm = samples.find((s) => s.at >= storing.at + WARM_UP_MS && s.stored < last.stored);
-    const first = warm ?? samples.find((s) => s.stored >= 0.1 * target) ?? samples[0];
-    const callsPerSecond = last.at > first.at ? (last.stored - first.stored) / 2 / ((last.at - first.at) / 1000) : 0;
-    const measuredCalls = (last.stored - first.stored) / 2;
+    await waitUntil('every call stored', async () => (await cluster.transactionCount()) >= 2 * calls, 120_000);
+    const consuming = samples.find((s) => s.done > 0 && s.at >= allReadyAt) ?? samples[0];
+    const last = samples.find((s) => s.done >= 0.9 * events) ?? samples[samples.length - 1];
+    // Too few calls for a warm-up (a quick run): the span starts once a tenth is consumed.
+    const warm = samples.find((s) => s.at >= consuming.at + WARM_UP_MS && s.done < last.done);
+    const first = warm ?? samples.find((s) => s.done >= 0.1 * events) ?? samples[0];
+    const measuredCalls = (last.done - first.done) / 2;
+    const callsPerSecond = last.at > first.at ? measuredCalls / ((last.at - first.at) / 1000) : 0;
     const engineCpuMsPerCall = measuredCalls > 0 ? (last.engineCpuMs - first.engineCpuMs) / measuredCalls : 0;
     const problems = await cluster.verify(sender.startMicros, calls);
     const spanSeconds = (last.at - first.at) / 1000;

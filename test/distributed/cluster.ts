@@ -148,6 +148,19 @@ export class Cluster {
     }
   }
 
+  /**
+   * Reads the event queue's ready count over one connection kept open (for polling; queued()
+   * connects each time). Messages delivered and not yet acknowledged are not counted.
+   */
+  async readyCountProbe(): Promise<{ ready(): Promise<number>; close(): Promise<void> }> {
+    const connection = await amqp.connect(SERVICES.rabbitmq.url);
+    const channel = await connection.createChannel();
+    return {
+      ready: async () => (await channel.checkQueue(this.queue)).messageCount,
+      close: () => connection.close().catch(() => undefined),
+    };
+  }
+
   async cleanup(): Promise<void> {
     await this.group.stopAll();
     await this.storage?.close().catch(() => undefined);
