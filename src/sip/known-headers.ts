@@ -87,7 +87,7 @@ export class KnownHeaders {
 
   /**
    * True when the first `header` line may be continued on folded lines: its span is then not the
-   * whole value and the full table decides. (Conservative: any line starting with whitespace
+   * whole value and the full table decides. (Conservative: every line starting with whitespace
    * right after it counts, even one the table would ignore.)
    */
   isFolded(header: KnownHeader): boolean {

@@ -1,4 +1,4 @@
-// Call tracking with the state in Redis, shared by several agents: any agent may receive any
+// Call tracking with the state in Redis, shared by several agents. Each agent may receive any
 // message of a call (the INVITE at one, its 200 OK at another, the BYE at the first again), and an
 // agent restarted in the middle of calls loses none of them.
 //
