@@ -43,7 +43,13 @@ export class RatesChangeListener {
     this.options.cache.setListening(false);
     const client = this.#client;
     this.#client = null;
-    if (client !== null) await client.end().catch(() => undefined);
+    if (client === null) return;
+    // The socket was unref'd while listening; ending it must keep the process alive until the
+    // server has closed it, or a caller awaiting close() with nothing else pending would see its
+    // process exit with the promise unsettled.
+    const socket: unknown = client.connection.stream;
+    if (socket instanceof Socket) socket.ref();
+    await client.end().catch(() => undefined);
   }
 
   async #connect(): Promise<void> {
