@@ -87,7 +87,8 @@ function rate(perSecond: number, unit: string): string {
 function ourFullPath(packet: Buffer): number {
   const decoded = decodeHep(packet);
   if (!decoded.ok || decoded.message.payloadType !== 1) return 0;
-  const sip = parseSip(decoded.message.payload);
+  // As the agent does (transports/packet-pipeline.ts): the payload parsed where it lies in the packet.
+  const sip = parseSip(decoded.message.payloadBytes, decoded.message.payloadStart, decoded.message.payloadEnd);
   if (!sip.ok) return 0;
   const m = sip.message;
   // As the call tracker does: both the correlation id (the call's key when present) and the Call-ID.
@@ -99,7 +100,7 @@ function ourFullPath(packet: Buffer): number {
 
 function ourDecodeOnly(packet: Buffer): number {
   const decoded = decodeHep(packet);
-  return decoded.ok ? decoded.message.payload.length : 0;
+  return decoded.ok ? decoded.message.payloadEnd - decoded.message.payloadStart : 0;
 }
 
 export async function benchHep(): Promise<BenchRow[]> {

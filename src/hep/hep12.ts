@@ -38,8 +38,12 @@ export function decodeHep12(packet: Buffer): HepDecodeResult {
     captureId = time.captureId;
   }
 
-  const payload = trimNuls(packet, fixedBytes, packet.length);
-  if (payload.length === 0) return hepFailure('no_payload', `HEPv${version} datagram carries no payload`);
+  // Leading NULs cover a misjudged pad; trailing NULs are what OpenSIPS's v1/v2 builder appends.
+  let payloadStart = fixedBytes;
+  let payloadEnd = packet.length;
+  while (payloadStart < payloadEnd && packet[payloadStart] === 0) payloadStart++;
+  while (payloadEnd > payloadStart && packet[payloadEnd - 1] === 0) payloadEnd--;
+  if (payloadStart === payloadEnd) return hepFailure('no_payload', `HEPv${version} datagram carries no payload`);
 
   // The addresses are formatted on first access (see message.ts).
   const text = scannedText;
@@ -50,7 +54,7 @@ export function decodeHep12(packet: Buffer): HepDecodeResult {
   text.dstIpSize = addressBytes;
   const message = new DecodedHepMessage(
     packet, text, version, ipv6 ? 6 : 4, packet[3], u16be(packet, 4), u16be(packet, 6), timestampMicros, PROTOCOL_TYPE_SIP,
-    captureId, payload,
+    captureId, packet, payloadStart, payloadEnd,
   );
   return { ok: true, message };
 }
@@ -75,9 +79,3 @@ function readV2TimeBlock(packet: Buffer, offset: number): { timestampMicros: num
   return { timestampMicros, captureId };
 }
 
-/** Leading NULs cover a misjudged pad; trailing NULs are what OpenSIPS's v1/v2 builder appends. */
-function trimNuls(packet: Buffer, start: number, end: number): Buffer {
-  while (start < end && packet[start] === 0) start++;
-  while (end > start && packet[end - 1] === 0) end--;
-  return packet.subarray(start, end);
-}

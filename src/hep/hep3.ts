@@ -167,26 +167,31 @@ export function decodeHep3(packet: Buffer): HepDecodeResult {
     }
   }
 
-  let payload: Buffer;
-  if (payloadStart >= 0) {
-    payload = packet.subarray(payloadStart, payloadEnd);
-  } else if (compressedStart >= 0) {
+  // The payload stays a span of the packet (no view is made here, see DecodedHepMessage.payload)
+  // unless it has to be inflated or unwrapped into a buffer of its own.
+  let payloadBytes = packet;
+  if (payloadStart < 0) {
+    if (compressedStart < 0) {
+      return hepFailure('no_payload', 'HEP3 message has neither a payload (0x000f) nor a compressed payload (0x0010) chunk');
+    }
     const inflated = inflatePayload(packet.subarray(compressedStart, compressedEnd));
     if (!inflated.ok) return hepFailure(inflated.reason, inflated.detail);
-    payload = inflated.payload;
-  } else {
-    return hepFailure('no_payload', 'HEP3 message has neither a payload (0x000f) nor a compressed payload (0x0010) chunk');
+    payloadBytes = inflated.payload;
+    payloadStart = 0;
+    payloadEnd = payloadBytes.length;
   }
 
-  if ((payloadType === PROTOCOL_TYPE_SIP || payloadType === null) && payload.length > 0 && looksJsonWrapped(payload)) {
-    const unwrapped = unwrapJsonPayload(payload);
+  if ((payloadType === PROTOCOL_TYPE_SIP || payloadType === null) && looksJsonWrapped(payloadBytes, payloadStart, payloadEnd)) {
+    const unwrapped = unwrapJsonPayload(payloadBytes, payloadStart, payloadEnd);
     if (!unwrapped.ok) return hepFailure(unwrapped.reason, unwrapped.detail);
-    payload = unwrapped.payload;
+    payloadBytes = unwrapped.bytes;
+    payloadStart = 0;
+    payloadEnd = unwrapped.length;
   }
 
   const message = new DecodedHepMessage(
     packet, text, 3, resolveIpFamily(sawIpv4, sawIpv6, familyValue), ipProtocol, srcPort, dstPort,
-    captureTimeMicros(seconds, micros), payloadType, captureId, payload,
+    captureTimeMicros(seconds, micros), payloadType, captureId, payloadBytes, payloadStart, payloadEnd,
   );
   return { ok: true, message };
 }

@@ -8,7 +8,7 @@
 // it): the bytes must not be overwritten while the message is in use, as for the payload.
 import { utf8Text } from './bytes.ts';
 import { formatIpv4, formatIpv6 } from './ip-format.ts';
-import type { HepMessage } from './types.ts';
+import type { DecodedHep, HepMessage } from './types.ts';
 
 /**
  * Where the lazily decoded text fields lie (`start` is -1 when the packet has none). The decoders
@@ -59,7 +59,7 @@ function textOf(packet: Buffer, start: number, end: number): string | null {
  * not decoded yet) keeps property access monomorphic. Setters keep the fields assignable, as
  * the interface has them.
  */
-export class DecodedHepMessage implements HepMessage {
+export class DecodedHepMessage implements DecodedHep {
   version: 1 | 2 | 3;
   ipFamily: 4 | 6 | null;
   ipProtocol: number | null;
@@ -68,7 +68,10 @@ export class DecodedHepMessage implements HepMessage {
   timestampMicros: number | null;
   payloadType: number | null;
   captureId: number | null;
-  payload: Buffer;
+  payloadBytes: Buffer;
+  payloadStart: number;
+  payloadEnd: number;
+  private payloadView: Buffer | undefined = undefined;
   private readonly packet: Buffer;
   private readonly srcIpStart: number;
   private readonly srcIpSize: number;
@@ -97,7 +100,9 @@ export class DecodedHepMessage implements HepMessage {
     timestampMicros: number | null,
     payloadType: number | null,
     captureId: number | null,
-    payload: Buffer,
+    payloadBytes: Buffer,
+    payloadStart: number,
+    payloadEnd: number,
   ) {
     this.packet = packet;
     this.srcIpStart = spans.srcIpStart;
@@ -118,7 +123,26 @@ export class DecodedHepMessage implements HepMessage {
     this.timestampMicros = timestampMicros;
     this.payloadType = payloadType;
     this.captureId = captureId;
-    this.payload = payload;
+    this.payloadBytes = payloadBytes;
+    this.payloadStart = payloadStart;
+    this.payloadEnd = payloadEnd;
+  }
+
+  /** A view of payloadBytes made on first access (creating one costs as much as the rest of the decode). */
+  get payload(): Buffer {
+    if (this.payloadView === undefined) {
+      const bytes = this.payloadBytes;
+      this.payloadView = this.payloadStart === 0 && this.payloadEnd === bytes.length ? bytes : bytes.subarray(this.payloadStart, this.payloadEnd);
+    }
+    return this.payloadView;
+  }
+
+  /** Replacing the payload makes it the whole span. */
+  set payload(value: Buffer) {
+    this.payloadView = value;
+    this.payloadBytes = value;
+    this.payloadStart = 0;
+    this.payloadEnd = value.length;
   }
 
   get srcIp(): string | null {

@@ -35,9 +35,9 @@ function isZlibHeader(data: Buffer): boolean {
   return (cmf & 0x0f) === 8 && cmf >> 4 <= 7 && ((cmf << 8) | data[1]) % 31 === 0;
 }
 
-/** True when the first non-blank byte opens a JSON object, the mark of an OpenSIPS homer5_on=0 payload. */
-export function looksJsonWrapped(payload: Buffer): boolean {
-  for (let i = 0; i < payload.length; i++) {
+/** True when the first non-blank byte of payload[start, end) opens a JSON object, the mark of an OpenSIPS homer5_on=0 payload. */
+export function looksJsonWrapped(payload: Buffer, start = 0, end: number = payload.length): boolean {
+  for (let i = start; i < end; i++) {
     const byte = payload[i];
     if (byte === 0x7b) return true; // '{'
     if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0d && byte !== 0x0a) return false;
@@ -45,19 +45,20 @@ export function looksJsonWrapped(payload: Buffer): boolean {
   return false;
 }
 
-/** Extracts the string member "payload" of a JSON-wrapped payload. */
-export function unwrapJsonPayload(payload: Buffer): PayloadOutcome {
-  const common = unwrapCommonShape(payload);
-  if (common !== null) return { ok: true, payload: common };
-  return unwrapByJsonParse(payload);
+/** The SIP text of a JSON wrapper: bytes[0, length) (the buffer may be longer). */
+export type UnwrapOutcome = { ok: true; bytes: Buffer; length: number } | { ok: false; reason: HepErrorReason; detail: string };
+
+/** Extracts the string member "payload" of the JSON-wrapped payload in payload[start, end). */
+export function unwrapJsonPayload(payload: Buffer, start = 0, end: number = payload.length): UnwrapOutcome {
+  return unwrapCommonShape(payload, start, end) ?? unwrapByJsonParse(payload, start, end);
 }
 
 const JSON_QUOTE = 0x22;
 const JSON_BACKSLASH = 0x5c;
 
-function skipJsonWhitespace(bytes: Buffer, from: number): number {
+function skipJsonWhitespace(bytes: Buffer, from: number, end: number): number {
   let i = from;
-  while (i < bytes.length) {
+  while (i < end) {
     const byte = bytes[i];
     if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d) break;
     i++;
@@ -95,17 +96,17 @@ function hexValue(byte: number): number {
  * non-ASCII, invalid JSON) returns null and goes through JSON.parse, which decides and words the
  * error. Saves decoding the whole payload to a string, parsing it and encoding the SIP back.
  */
-function unwrapCommonShape(bytes: Buffer): Buffer | null {
-  const length = bytes.length;
-  let i = skipJsonWhitespace(bytes, 0);
+function unwrapCommonShape(bytes: Buffer, start: number, end: number): UnwrapOutcome | null {
+  const length = end;
+  let i = skipJsonWhitespace(bytes, start, length);
   if (i >= length || bytes[i] !== 0x7b) return null; // '{'
-  i = skipJsonWhitespace(bytes, i + 1);
+  i = skipJsonWhitespace(bytes, i + 1, length);
   // "payload" spelled without escapes, then ':' and the opening quote of the value.
   if (i + 9 > length || bytes[i] !== JSON_QUOTE || bytes[i + 8] !== JSON_QUOTE) return null;
   for (let k = 0; k < 7; k++) if (bytes[i + 1 + k] !== PAYLOAD_KEY.charCodeAt(k)) return null;
-  i = skipJsonWhitespace(bytes, i + 9);
+  i = skipJsonWhitespace(bytes, i + 9, length);
   if (i >= length || bytes[i] !== 0x3a) return null; // ':'
-  i = skipJsonWhitespace(bytes, i + 1);
+  i = skipJsonWhitespace(bytes, i + 1, length);
   if (i >= length || bytes[i] !== JSON_QUOTE) return null;
   i++;
   // The text is at most as long as its escaped form.
@@ -140,18 +141,18 @@ function unwrapCommonShape(bytes: Buffer): Buffer | null {
     out[n++] = (h2 << 4) | h3;
     i += 6;
   }
-  i = skipJsonWhitespace(bytes, i + 1);
+  i = skipJsonWhitespace(bytes, i + 1, length);
   if (i >= length || bytes[i] !== 0x7d) return null; // '}'
-  if (skipJsonWhitespace(bytes, i + 1) !== length) return null;
-  return out.subarray(0, n);
+  if (skipJsonWhitespace(bytes, i + 1, length) !== length) return null;
+  return { ok: true, bytes: out, length: n };
 }
 
 const PAYLOAD_KEY = 'payload';
 
-function unwrapByJsonParse(payload: Buffer): PayloadOutcome {
+function unwrapByJsonParse(payload: Buffer, start: number, end: number): UnwrapOutcome {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(payload.toString('utf8'));
+    parsed = JSON.parse(payload.toString('utf8', start, end));
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     return { ok: false, reason: 'bad_json_payload', detail: `payload looks like JSON but does not parse: ${message}` };
@@ -163,5 +164,6 @@ function unwrapByJsonParse(payload: Buffer): PayloadOutcome {
   if (typeof inner !== 'string') {
     return { ok: false, reason: 'bad_json_payload', detail: 'JSON payload has no string "payload" member' };
   }
-  return { ok: true, payload: Buffer.from(inner, 'utf8') };
+  const bytes = Buffer.from(inner, 'utf8');
+  return { ok: true, bytes, length: bytes.length };
 }

@@ -37,7 +37,18 @@ export interface HepMessage {
   payload: Buffer;
 }
 
-export type HepDecodeResult = { ok: true; message: HepMessage } | { ok: false; error: HepDecodeError };
+/**
+ * What the decoder returns: a HepMessage that also says where its payload lies, as
+ * payloadBytes[payloadStart, payloadEnd) (the packet itself unless the payload was inflated or
+ * unwrapped). `payload` is a view made on first access; a parser given the span needs none.
+ */
+export interface DecodedHep extends HepMessage {
+  readonly payloadBytes: Buffer;
+  readonly payloadStart: number;
+  readonly payloadEnd: number;
+}
+
+export type HepDecodeResult = { ok: true; message: DecodedHep } | { ok: false; error: HepDecodeError };
 
 export function hepFailure(reason: HepErrorReason, detail: string): HepDecodeResult {
   return { ok: false, error: { reason, detail } };

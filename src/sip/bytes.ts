@@ -31,12 +31,14 @@ export function isTokenByte(byte: number): boolean {
 }
 
 /**
- * Offset of the next LF at or after `from`, or the payload length. Buffer's indexOf (memchr) beats
- * a byte loop once a line's value is longer than a few bytes, which nearly all are.
+ * Offset of the next LF at or after `from` and before `limit` (the end of the SIP payload, which
+ * may lie inside a larger buffer), or `limit`. Buffer's indexOf (memchr) beats a byte loop once a
+ * line's value is longer than a few bytes, which nearly all are; an LF it finds past the limit
+ * belongs to whatever follows the payload and counts as none.
  */
-export function lineFeedFrom(payload: Buffer, from: number, length: number): number {
+export function lineFeedFrom(payload: Buffer, from: number, limit: number): number {
   const lf = payload.indexOf(LF, from);
-  return lf === -1 ? length : lf;
+  return lf === -1 || lf > limit ? limit : lf;
 }
 
 /** End of a line's content: the LF (or payload end) at `lf`, minus a CR right before it. */

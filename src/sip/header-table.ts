@@ -76,9 +76,10 @@ export class MessageLayout {
   ) {}
 }
 
-export function scanLayout(payload: Buffer): MessageLayout {
-  const length = payload.length;
-  let start = 0;
+/** The layout of the SIP message in payload[from, limit) (by default the whole buffer); offsets are the buffer's. */
+export function scanLayout(payload: Buffer, from = 0, limit: number = payload.length): MessageLayout {
+  const length = limit;
+  let start = from;
   // Stream keep-alives and stray blank lines may precede the start line (RFC 3261 §7.5).
   while (start < length && (payload[start] === CR || payload[start] === LF)) start++;
   const firstLf = lineFeedFrom(payload, start, length);

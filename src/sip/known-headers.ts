@@ -58,7 +58,10 @@ function restMatches(payload: Buffer, pos: number, length: number, name: string)
 
 /** Start line bounds and the value span of the first header of each known name. */
 export class KnownHeaders {
+  /** The buffer holding the SIP message, which spans [payloadStart, limit) of it. */
   readonly payload: Buffer;
+  readonly payloadStart: number;
+  readonly limit: number;
   startLineStart = 0;
   /** Exclusive, line terminator excluded. */
   startLineEnd = 0;
@@ -71,8 +74,10 @@ export class KnownHeaders {
   // Value start and end (exclusive) per known header, -1 when absent; index = header * 2.
   readonly spans: number[] = [-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1];
 
-  constructor(payload: Buffer) {
+  constructor(payload: Buffer, payloadStart: number, limit: number) {
     this.payload = payload;
+    this.payloadStart = payloadStart;
+    this.limit = limit;
   }
 
   valueStart(header: KnownHeader): number {
@@ -176,9 +181,9 @@ const LINE_START: Uint8Array = (() => {
 })();
 
 /** Where the start line begins: stream keep-alives and stray blank lines may precede it (RFC 3261 §7.5). */
-export function startLineStartOf(payload: Buffer): number {
-  const length = payload.length;
-  let start = 0;
+export function startLineStartOf(payload: Buffer, from: number, limit: number): number {
+  const length = limit;
+  let start = from;
   while (start < length && (payload[start] === CR || payload[start] === LF)) start++;
   return start;
 }
@@ -187,16 +192,19 @@ export function startLineStartOf(payload: Buffer): number {
  * Locates the start line; the header lines are scanned on demand (see KnownHeaders). Same line
  * rules as scanLayout (header-table.ts): junk lines are skipped, a blank line ends the headers.
  */
-export function scanKnownHeaders(payload: Buffer): KnownHeaders {
-  const start = startLineStartOf(payload);
-  const firstLf = lineFeedFrom(payload, start, payload.length);
-  return knownHeadersAfter(payload, start, contentEndOf(payload, start, firstLf), firstLf);
+export function scanKnownHeaders(payload: Buffer, from = 0, limit: number = payload.length): KnownHeaders {
+  const start = startLineStartOf(payload, from, limit);
+  const firstLf = lineFeedFrom(payload, start, limit);
+  return knownHeadersAfter(payload, from, limit, start, contentEndOf(payload, start, firstLf), firstLf);
 }
 
-/** scanKnownHeaders when the start line [start, end) and its line feed `lf` (or the payload length) are already known. */
-export function knownHeadersAfter(payload: Buffer, start: number, end: number, lf: number): KnownHeaders {
-  const known = new KnownHeaders(payload);
-  const length = payload.length;
+/**
+ * scanKnownHeaders for the message in payload[from, limit) when its start line [start, end) and
+ * that line's line feed `lf` (or the limit) are already known.
+ */
+export function knownHeadersAfter(payload: Buffer, from: number, limit: number, start: number, end: number, lf: number): KnownHeaders {
+  const known = new KnownHeaders(payload, from, limit);
+  const length = limit;
   known.startLineStart = start;
   known.startLineEnd = end;
   known.position = lf + 1 < length ? lf + 1 : -1;
@@ -212,7 +220,7 @@ export function knownHeadersAfter(payload: Buffer, start: number, end: number, l
 function scanUntil(known: KnownHeaders, target: number): void {
   const payload = known.payload;
   const spans = known.spans;
-  const length = payload.length;
+  const length = known.limit;
   let pos = known.position;
   while (pos < length) {
     const first = payload[pos];

@@ -31,7 +31,9 @@ function unfold(text: string): string {
 }
 
 export class CapturedSipMessage implements SipMessage {
-  readonly payload: Buffer;
+  /** The buffer the message lies in, at [known.payloadStart, known.limit); all offsets are into it. */
+  private readonly bytes: Buffer;
+  private payloadView: Buffer | undefined = undefined;
   readonly isRequest: boolean;
   readonly method: string | null;
   readonly statusCode: number | null;
@@ -69,7 +71,7 @@ export class CapturedSipMessage implements SipMessage {
     requestUriEnd: number,
     requestUri: string | null | undefined,
   ) {
-    this.payload = payload;
+    this.bytes = payload;
     this.known = known;
     this.isRequest = isRequest;
     this.method = method;
@@ -79,10 +81,19 @@ export class CapturedSipMessage implements SipMessage {
     this.cachedRequestUri = requestUri;
   }
 
+  /** The message's own bytes: a view made on first access, or the buffer itself when the message fills it. */
+  get payload(): Buffer {
+    if (this.payloadView === undefined) {
+      const { payloadStart, limit } = this.known;
+      this.payloadView = payloadStart === 0 && limit === this.bytes.length ? this.bytes : this.bytes.subarray(payloadStart, limit);
+    }
+    return this.payloadView;
+  }
+
   get requestUri(): string | null {
     if (this.cachedRequestUri === undefined) {
       // Cut at ASCII spaces, so decoding this span equals slicing the decoded line.
-      this.cachedRequestUri = utf8Text(this.payload, this.requestUriStart, this.requestUriEnd);
+      this.cachedRequestUri = utf8Text(this.bytes, this.requestUriStart, this.requestUriEnd);
     }
     return this.cachedRequestUri;
   }
@@ -162,7 +173,7 @@ export class CapturedSipMessage implements SipMessage {
   }
 
   private fullTable(): HeaderTable {
-    if (this.table === null) this.table = scanLayout(this.payload).headers;
+    if (this.table === null) this.table = scanLayout(this.bytes, this.known.payloadStart, this.known.limit).headers;
     return this.table;
   }
 
@@ -174,14 +185,14 @@ export class CapturedSipMessage implements SipMessage {
   private headerSource(end: number): string {
     if (this.headerText === null || end > this.headerTextEnd) {
       this.headerTextEnd = Math.max(end, this.known.scannedEnd());
-      this.headerText = asciiText(this.payload, this.known.startLineStart, this.headerTextEnd);
+      this.headerText = asciiText(this.bytes, this.known.startLineStart, this.headerTextEnd);
     }
     return this.headerText;
   }
 
   /** payload[start, end) as text: a slice of the decoded header section when it is ASCII (latin1 = UTF-8 there). */
   private headerSlice(start: number, end: number): string {
-    if (!isAsciiSpan(this.payload, start, end)) return utf8Text(this.payload, start, end);
+    if (!isAsciiSpan(this.bytes, start, end)) return utf8Text(this.bytes, start, end);
     const base = this.known.startLineStart;
     return this.headerSource(end).slice(start - base, end - base);
   }
@@ -202,7 +213,7 @@ export class CapturedSipMessage implements SipMessage {
     this.cseqRead = true;
     const known = this.known;
     const start = known.isFolded(CSEQ) ? -1 : known.valueStart(CSEQ);
-    if (start !== -1 && scanCSeqInto(this.payload, start, known.valueEnd(CSEQ))) {
+    if (start !== -1 && scanCSeqInto(this.bytes, start, known.valueEnd(CSEQ))) {
       this.cachedCseqNumber = scannedCSeq.number;
       this.cachedCseqMethod = scannedCSeq.method;
       return;
@@ -220,7 +231,7 @@ export class CapturedSipMessage implements SipMessage {
       const start = known.valueStart(header);
       if (start === -1) return null;
       const end = known.valueEnd(header);
-      const scanned = scanNameAddrIn(this.payload, start, end, this.headerSource(end), known.startLineStart);
+      const scanned = scanNameAddrIn(this.bytes, start, end, this.headerSource(end), known.startLineStart);
       if (scanned !== null) return scanned;
     }
     const text = this.knownText(header);
@@ -234,7 +245,7 @@ export class CapturedSipMessage implements SipMessage {
       const start = known.valueStart(header);
       if (start === -1) return null;
       const end = known.valueEnd(header);
-      const status = scanTagIn(this.payload, start, end);
+      const status = scanTagIn(this.bytes, start, end);
       if (status === TAG_ABSENT) return null;
       if (status === TAG_FOUND) {
         // Only printable ASCII is accepted, so a slice of the latin1 header text is exact.
@@ -250,13 +261,13 @@ export class CapturedSipMessage implements SipMessage {
     const start = table.nameStart(index);
     const end = table.nameEnd(index);
     return (
-      equalsIgnoringCase(this.payload, start, end, forms.long) ||
-      (forms.compact !== null && equalsIgnoringCase(this.payload, start, end, forms.compact))
+      equalsIgnoringCase(this.bytes, start, end, forms.long) ||
+      (forms.compact !== null && equalsIgnoringCase(this.bytes, start, end, forms.compact))
     );
   }
 
   private value(table: HeaderTable, index: number): string {
-    const text = utf8Text(this.payload, table.valueStart(index), table.valueEnd(index));
+    const text = utf8Text(this.bytes, table.valueStart(index), table.valueEnd(index));
     return table.isFolded(index) ? unfold(text) : text;
   }
 }

@@ -6,20 +6,28 @@ import { parseStartLine, scanStartLineAt, scannedStartLine } from './start-line.
 import { methodText } from './methods.ts';
 import { CapturedSipMessage } from './message.ts';
 
-export function parseSip(payload: Buffer): SipParseResult {
+/**
+ * Parses the SIP message in payload[from, limit), by default the whole buffer. The span form lets
+ * the HEP agent parse the payload where it lies in the captured packet, without creating a Buffer
+ * view of it (which costs more than reading the start line). The message's offsets are the buffer's.
+ */
+export function parseSip(payload: Buffer, from = 0, limit: number = payload.length): SipParseResult {
   try {
-    if (payload.length === 0) return { ok: false, reason: 'empty payload' };
-    const start = startLineStartOf(payload);
+    if (!(from >= 0 && from <= limit && limit <= payload.length)) {
+      return { ok: false, reason: `payload span [${from}, ${limit}) is not inside the ${payload.length}-byte buffer` };
+    }
+    if (from === limit) return { ok: false, reason: 'empty payload' };
+    const start = startLineStartOf(payload, from, limit);
     // The byte scan finds the end of the start line as it reads it.
-    if (scanStartLineAt(payload, start, payload.length)) {
+    if (scanStartLineAt(payload, start, limit)) {
       const spans = scannedStartLine;
-      const known = knownHeadersAfter(payload, start, spans.lineEnd, spans.lineFeed);
+      const known = knownHeadersAfter(payload, from, limit, start, spans.lineEnd, spans.lineFeed);
       const message = spans.isRequest
         ? new CapturedSipMessage(payload, known, true, methodText(payload, spans.methodStart, spans.methodEnd), null, spans.uriStart, spans.uriEnd, undefined)
         : new CapturedSipMessage(payload, known, false, null, spans.statusCode, -1, -1, null);
       return { ok: true, message };
     }
-    const known = scanKnownHeaders(payload);
+    const known = scanKnownHeaders(payload, from, limit);
     const end = known.startLineEnd;
     if (end <= start) return { ok: false, reason: 'no start line' };
     // Unusual start lines (extra spaces, bad syntax) go through the text-level parser, which

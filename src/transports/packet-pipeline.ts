@@ -125,7 +125,8 @@ export function createPacketPipeline(options: PacketPipelineOptions): PacketPipe
         counters.nonSipPackets++; // LOG events, RTCP reports, control messages
         return;
       }
-      const sip = parseSip(hep.payload);
+      // Parsed where it lies in the packet: no Buffer view of the payload is made per packet.
+      const sip = parseSip(hep.payloadBytes, hep.payloadStart, hep.payloadEnd);
       if (!sip.ok) {
         counters.sipParseErrors++;
         badPackets.warn(

@@ -39,6 +39,8 @@ function assertWellFormed(result: HepDecodeResult, packetLength: number): void {
   assert.ok([1, 2, 3].includes(m.version));
   assert.ok(Buffer.isBuffer(m.payload));
   if (m.version !== 3) assert.ok(m.payload.length <= packetLength);
+  assert.ok(m.payloadStart >= 0 && m.payloadStart <= m.payloadEnd && m.payloadEnd <= m.payloadBytes.length);
+  assert.deepEqual(m.payload, m.payloadBytes.subarray(m.payloadStart, m.payloadEnd));
   for (const port of [m.srcPort, m.dstPort]) assert.ok(port === null || (Number.isInteger(port) && port >= 0 && port <= 0xffff));
   assert.ok(m.timestampMicros === null || Number.isSafeInteger(m.timestampMicros));
   assert.ok(m.captureId === null || (Number.isInteger(m.captureId) && m.captureId >= 0));

@@ -22,9 +22,15 @@ function reference(bytes: Buffer): PayloadOutcome {
   return { ok: true, payload: Buffer.from(inner, 'utf8') };
 }
 
+/** unwrapJsonPayload's outcome in the reference's shape. */
+function unwrapped(bytes: Buffer, start?: number, end?: number): PayloadOutcome {
+  const outcome = unwrapJsonPayload(bytes, start, end);
+  return outcome.ok ? { ok: true, payload: outcome.bytes.subarray(0, outcome.length) } : outcome;
+}
+
 function assertSameOutcome(bytes: Buffer): void {
   const label = JSON.stringify(bytes.toString('latin1'));
-  const actual = unwrapJsonPayload(bytes);
+  const actual = unwrapped(bytes);
   const expected = reference(bytes);
   assert.equal(actual.ok, expected.ok, label);
   if (actual.ok && expected.ok) {
@@ -82,10 +88,26 @@ describe('JSON-wrapped payloads', () => {
     );
   });
 
+  test('a wrapper inside a larger buffer reads as the same wrapper alone, never past its end', () => {
+    fc.assert(
+      fc.property(fc.oneof(usual, wrapper), fc.uint8Array({ maxLength: 16 }), fc.uint8Array({ maxLength: 16 }), (text, before, after) => {
+        const alone = Buffer.from(text, 'utf8');
+        const embedded = Buffer.concat([Buffer.from(before), alone, Buffer.from(after)]);
+        const label = JSON.stringify(text);
+        const inSpan = unwrapped(embedded, before.length, before.length + alone.length);
+        const expected = unwrapped(alone);
+        assert.equal(inSpan.ok, expected.ok, label);
+        if (inSpan.ok && expected.ok) assert.deepEqual([...inSpan.payload], [...expected.payload], label);
+        if (!inSpan.ok && !expected.ok) assert.equal(inSpan.reason, expected.reason, label);
+      }),
+      RUNS,
+    );
+  });
+
   test('the usual OpenSIPS wrapper', () => {
     const sip = 'INVITE sip:2001@127.0.0.1:5060 SIP/2.0\r\nCall-ID: 1-25121@127.0.0.1\r\nContent-Type: "a/b"\\x\r\n\r\nv=0\r\n';
     const bytes = Buffer.from(`{\n\t"payload":\t${JSON.stringify(sip)}\n}`);
-    const outcome = unwrapJsonPayload(bytes);
+    const outcome = unwrapped(bytes);
     assert.ok(outcome.ok);
     assert.equal(outcome.payload.toString('utf8'), sip);
     assertSameOutcome(bytes);

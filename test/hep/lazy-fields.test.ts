@@ -5,7 +5,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeHep, type HepMessage } from '../../src/hep/index.ts';
+import { decodeHep, type DecodedHep, type HepMessage } from '../../src/hep/index.ts';
 import { formatIpv4, formatIpv6 } from '../../src/hep/ip-format.ts';
 import { SAMPLE_SIP, buildHep12, buildHep3, chunk, ipv4, typicalChunks } from './builder.ts';
 import { fixtureFile, udpFixtureNames } from './fixtures.ts';
@@ -43,7 +43,7 @@ function eagerText(packet: Buffer): TextFields {
   return out;
 }
 
-function decodeOk(packet: Buffer): HepMessage {
+function decodeOk(packet: Buffer): DecodedHep {
   const result = decodeHep(packet);
   if (!result.ok) assert.fail(`${result.error.reason}: ${result.error.detail}`);
   return result.message;
@@ -127,6 +127,21 @@ describe('HEP lazily decoded text fields', () => {
     assert.equal(message.correlationId, 'replaced');
     assert.equal(message.srcIp, null);
     assert.equal(message.dstIp, '10.0.0.2');
+  });
+
+  test('the payload is a span of the packet itself unless inflated or unwrapped, and its view is made once', () => {
+    for (const packet of [...fixturePackets, ...builtPackets]) {
+      const message = decodeOk(packet);
+      assert.deepEqual(message.payload, message.payloadBytes.subarray(message.payloadStart, message.payloadEnd));
+      assert.equal(message.payload, message.payload);
+      const raw = packet.includes(message.payload);
+      if (raw) assert.equal(message.payloadBytes, packet, 'a raw payload is read where it lies, not copied');
+    }
+    const message = decodeOk(builtPackets[1]);
+    const replacement = Buffer.from('OPTIONS sip:x SIP/2.0\r\n\r\n');
+    message.payload = replacement;
+    assert.equal(message.payload, replacement);
+    assert.deepEqual([message.payloadBytes, message.payloadStart, message.payloadEnd], [replacement, 0, replacement.length]);
   });
 
   test('JSON and hepFields show every HepMessage field', () => {

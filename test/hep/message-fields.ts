@@ -1,7 +1,7 @@
 // Test helper: a decoded HEP message as a plain object holding every HepMessage field. The
 // decoder's messages decode their text fields on first access (getters), which spreading or a
 // deep comparison of the instance would not see; this reads each field by name instead.
-import type { HepDecodeResult, HepMessage } from '../../src/hep/index.ts';
+import type { HepDecodeError, HepDecodeResult, HepMessage } from '../../src/hep/index.ts';
 
 export function hepFields(message: HepMessage): HepMessage {
   return {
@@ -23,6 +23,6 @@ export function hepFields(message: HepMessage): HepMessage {
 }
 
 /** The result with its message (if any) as hepFields gives it. */
-export function plainResult(result: HepDecodeResult): HepDecodeResult {
+export function plainResult(result: HepDecodeResult): { ok: true; message: HepMessage } | { ok: false; error: HepDecodeError } {
   return result.ok ? { ok: true, message: hepFields(result.message) } : result;
 }

@@ -59,7 +59,48 @@ function parseAndRead(payload: Buffer): void {
   else assert.ok(result.reason.length > 0);
 }
 
+/** Every field of a parse, the tags read first (the byte scan) as the agent reads them. */
+function snapshot(payload: Buffer, from?: number, limit?: number): unknown {
+  const result = parseSip(payload, from, limit);
+  if (!result.ok) return result;
+  const m = result.message;
+  const tags = [m.fromTag, m.toTag];
+  return {
+    tags, callId: m.callId, cseq: [m.cseqNumber, m.cseqMethod], start: [m.isRequest, m.method, m.statusCode, m.requestUri],
+    from: m.from, to: m.to, pai: m.pAssertedIdentity, branch: m.viaBranch, parties: identify(m), bytes: [...(m.payload ?? [])],
+    headers: ['Call-ID', 'Via', 'From', 'To', 'CSeq', 'Contact', 'X-Caller', 'History-Info', 'Content-Length'].map((name) => m.headers(name)),
+  };
+}
+
 describe('parseSip properties', () => {
+  test('a message parsed where it lies in a larger buffer reads exactly as the same bytes alone', () => {
+    const samples = allFixtureSipPayloads().map((c) => c.payload);
+    // What lies around the span is chosen to tempt a scan that runs past either end.
+    const surround = fc.constantFrom('', '\n', '\r\n', '\r\n\r\n', 'x', '\r\nCall-ID: outside\r\nCSeq: 9 BYE\r\nTo: <sip:o@o>;tag=out\r\n', ';tag=zz\r\n', ' \t');
+    const cut = fc.record({ sample: fc.nat({ max: samples.length - 1 }), start: fc.nat(), end: fc.nat() });
+    fc.assert(
+      fc.property(cut, surround, surround, ({ sample, start, end }, before, after) => {
+        const whole = samples[sample];
+        // A prefix, suffix or middle of a captured message, so that spans end inside lines too.
+        const a = start % (whole.length + 1);
+        const b = a + (end % (whole.length - a + 1));
+        const alone = Buffer.from(whole.subarray(a, b));
+        const embedded = Buffer.concat([Buffer.from(before, 'latin1'), alone, Buffer.from(after, 'latin1')]);
+        assert.deepEqual(snapshot(embedded, before.length, before.length + alone.length), snapshot(alone));
+      }),
+      RUNS,
+    );
+  });
+
+  test('a span outside the buffer is rejected, not read', () => {
+    const bytes = Buffer.from('INVITE sip:a@b SIP/2.0\r\n\r\n');
+    for (const [from, limit] of [[-1, 5], [3, 2], [0, bytes.length + 1]]) {
+      const result = parseSip(bytes, from, limit);
+      assert.equal(result.ok, false);
+      if (!result.ok) assert.match(result.reason, /not inside/);
+    }
+  });
+
   test('random bytes never throw', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 1500 }), (bytes) => {
