@@ -1,6 +1,8 @@
-// The per-packet scan: finds the start line and the first Call-ID, CSeq, From, To, Via and
+// The per-packet scan: finds the start line and the first Call-ID, CSeq, From, To and
 // P-Asserted-Identity headers without building the full header table (built only when some
-// other header is asked for, see header-table.ts). The header lines are scanned lazily, only as
+// other header is asked for, see header-table.ts). Via is not among them: the agent does not read
+// it per packet, and Via lines come first and are the longest, so passing over them with one
+// memchr each instead of matching and recording them is a measurable part of the scan. The header lines are scanned lazily, only as
 // far as the headers asked for so far: a packet whose Call-ID, CSeq, From and To come first (as
 // nearly all do) never has its Contact, Content-*, Allow, User-Agent... lines looked at. Lines
 // whose first byte cannot start one of the known names are skipped with one memchr.
@@ -13,6 +15,8 @@ export const TO = 3;
 export const VIA = 4;
 export const P_ASSERTED_IDENTITY = 5;
 export type KnownHeader = typeof CALL_ID | typeof CSEQ | typeof FROM | typeof TO | typeof VIA | typeof P_ASSERTED_IDENTITY;
+/** The known headers the per-packet scan records (the full table records Via too). */
+export type ScannedHeader = Exclude<KnownHeader, typeof VIA>;
 
 /** The known header named by payload[start, end), or -1. Switches on length and first byte first. */
 export function knownHeaderOf(payload: Buffer, start: number, end: number): KnownHeader | -1 {
@@ -71,7 +75,8 @@ export class KnownHeaders {
   sectionEnd = 0;
   /** Bit per known header whose first line is followed by a line starting with whitespace. */
   foldedMask = 0;
-  // Value start and end (exclusive) per known header, -1 when absent; index = header * 2.
+  // Value start and end (exclusive) per scanned header, -1 when absent; index = header * 2 (Via's
+  // slot stays empty).
   readonly spans: number[] = [-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1];
 
   constructor(payload: Buffer, payloadStart: number, limit: number) {
@@ -80,12 +85,12 @@ export class KnownHeaders {
     this.limit = limit;
   }
 
-  valueStart(header: KnownHeader): number {
+  valueStart(header: ScannedHeader): number {
     if (this.spans[header * 2] === -1 && this.position !== -1) scanUntil(this, header);
     return this.spans[header * 2];
   }
 
-  valueEnd(header: KnownHeader): number {
+  valueEnd(header: ScannedHeader): number {
     if (this.spans[header * 2] === -1 && this.position !== -1) scanUntil(this, header);
     return this.spans[header * 2 + 1];
   }
@@ -95,12 +100,12 @@ export class KnownHeaders {
    * whole value and the full table decides. (Conservative: every line starting with whitespace
    * right after it counts, even one the table would ignore.)
    */
-  isFolded(header: KnownHeader): boolean {
+  isFolded(header: ScannedHeader): boolean {
     if (this.spans[header * 2] === -1 && this.position !== -1) scanUntil(this, header);
     return (this.foldedMask & (1 << header)) !== 0;
   }
 
-  /** True when the first line of any known header may be folded; scans the whole header section. */
+  /** True when the first line of any scanned header may be folded; scans the whole header section. */
   get folded(): boolean {
     if (this.position !== -1) scanUntil(this, ALL_HEADERS);
     return this.foldedMask !== 0;
@@ -130,10 +135,7 @@ function knownNameAt(payload: Buffer, pos: number, length: number): number {
   const first = payload[pos] | 0x20;
   let header: number;
   let nameLength = 1;
-  if (first === 0x76) { // v
-    header = VIA;
-    if (lowerAt(payload, pos + 1, length) === 0x69 && lowerAt(payload, pos + 2, length) === 0x61) nameLength = 3;
-  } else if (first === 0x66) { // f
+  if (first === 0x66) { // f
     header = FROM;
     if (lowerAt(payload, pos + 1, length) === 0x72 && lowerAt(payload, pos + 2, length) === 0x6f && lowerAt(payload, pos + 3, length) === 0x6d) nameLength = 4;
   } else if (first === 0x74) { // t
@@ -173,7 +175,7 @@ const LINE_START: Uint8Array = (() => {
   const table = new Uint8Array(256);
   table[CR] = 1;
   table[LF] = 1;
-  for (const letter of 'cfiptv') {
+  for (const letter of 'cfipt') {
     table[letter.charCodeAt(0)] = 1;
     table[letter.toUpperCase().charCodeAt(0)] = 1;
   }

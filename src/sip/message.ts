@@ -4,7 +4,7 @@
 // One class with fixed fields (undefined = not decoded yet) keeps property access monomorphic.
 import type { SipMessage, SipNameAddr } from './types.ts';
 import { scanLayout, type HeaderTable } from './header-table.ts';
-import { CALL_ID, CSEQ, FROM, P_ASSERTED_IDENTITY, TO, VIA, type KnownHeader, type KnownHeaders } from './known-headers.ts';
+import { CALL_ID, CSEQ, FROM, P_ASSERTED_IDENTITY, TO, VIA, type KnownHeaders, type ScannedHeader } from './known-headers.ts';
 import { headerNameForms, type HeaderNameForms } from './header-names.ts';
 import { parseNameAddr } from './name-addr.ts';
 import { TAG_ABSENT, TAG_FOUND, scanNameAddrIn, scanTagIn, tagSpan } from './name-addr-bytes.ts';
@@ -147,8 +147,10 @@ export class CapturedSipMessage implements SipMessage {
 
   get viaBranch(): string | null {
     if (this.cachedViaBranch === undefined) {
-      const text = this.knownText(VIA);
-      this.cachedViaBranch = text === null ? null : viaBranch(text);
+      // Not read per packet by the agent, so not worth the per-packet scan (see known-headers.ts).
+      const table = this.fullTable();
+      const index = table.firstIndex(VIA);
+      this.cachedViaBranch = index === -1 ? null : viaBranch(this.value(table, index));
     }
     return this.cachedViaBranch;
   }
@@ -198,7 +200,7 @@ export class CapturedSipMessage implements SipMessage {
   }
 
   /** The value of the first `header`, unfolded; null when there is none. */
-  private knownText(header: KnownHeader): string | null {
+  private knownText(header: ScannedHeader): string | null {
     const known = this.known;
     if (!known.isFolded(header)) {
       const start = known.valueStart(header);
@@ -225,7 +227,7 @@ export class CapturedSipMessage implements SipMessage {
     this.cachedCseqMethod = cseq.method;
   }
 
-  private nameAddr(header: KnownHeader): SipNameAddr | null {
+  private nameAddr(header: ScannedHeader): SipNameAddr | null {
     const known = this.known;
     if (!known.isFolded(header)) {
       const start = known.valueStart(header);
