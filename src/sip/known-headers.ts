@@ -2,10 +2,11 @@
 // P-Asserted-Identity headers without building the full header table (built only when some
 // other header is asked for, see header-table.ts). Via is not among them: the agent does not read
 // it per packet, and Via lines come first and are the longest, so passing over them with one
-// memchr each instead of matching and recording them is a measurable part of the scan. The header lines are scanned lazily, only as
-// far as the headers asked for so far: a packet whose Call-ID, CSeq, From and To come first (as
-// nearly all do) never has its Contact, Content-*, Allow, User-Agent... lines looked at. Lines
-// whose first byte cannot start one of the known names are skipped with one memchr.
+// memchr each, rather than matching and recording them, saves a measurable part of the scan.
+// The header lines are scanned lazily, only as far as the headers asked for so far: a packet
+// whose Call-ID, CSeq, From and To come first (as nearly all do) never has its Contact,
+// Content-*, Allow, User-Agent... lines looked at. Lines whose first byte cannot start one of the
+// scanned names are skipped with one memchr.
 import { COLON, CR, LF, contentEndOf, isTokenByte, isWhitespace, lineFeedFrom, trimEnd } from './bytes.ts';
 
 export const CALL_ID = 0;
