@@ -4,6 +4,9 @@
 // connection. A version written straight into the table (no trigger, no notification) shows
 // whether an answer came from the cache or from the database.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
@@ -123,5 +126,20 @@ describe('postgres rates version cache', { skip }, () => {
       await setVersionBehindTheCachesBack(336);
       return (await versionSeenBy(storage)) === 335;
     }, 'caching resumes');
+  });
+});
+
+describe('postgres rates listener on close', { skip }, () => {
+  test('close() settles even when the listening connection is all that keeps the process alive', async () => {
+    // That connection is unref'd so that it never holds a process open; ending it on close()
+    // must not let the process exit before the server has closed it.
+    const schema = uniqueSchemaName('closelast');
+    const child = fileURLToPath(new URL('./children/close-with-nothing-else-pending.ts', import.meta.url));
+    try {
+      const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', child, schema], { timeout: 30_000 });
+      assert.deepEqual(stdout.trim().split('\n'), ['closed', 'exit']);
+    } finally {
+      await dropSchema(schema);
+    }
   });
 });
