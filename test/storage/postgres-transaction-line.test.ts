@@ -285,6 +285,70 @@ describe('postgres transaction line: the next start fails in the commit\'s round
   }
 });
 
+describe('postgres transaction line: a start that loses a deadlock', suite, () => {
+  const schema = uniqueSchemaName('line_start_deadlock');
+  let storage: Storage;
+  before(async () => {
+    storage = await openPostgresStorage({ url: POSTGRES_URL, schema, poolSize: 1, logger: silentLogger });
+    await storage.migrate();
+    await storage.transaction((repo) => putAccount(repo, 'a', 5));
+  });
+  after(async () => {
+    await storage.close();
+    await dropSchema(schema);
+  });
+
+  const hint: TransactionHint = { accounts: { tenant: TENANT, accountTags: ['a'], transactionTag: null } };
+
+  /** Backends of other sessions waiting for a lock on `table` of the schema. */
+  async function waitersOn(table: string): Promise<number> {
+    const { rowCount } = await withAdminClient((client) =>
+      client.query('SELECT 1 FROM pg_locks WHERE relation = to_regclass($1::text) AND NOT granted', [`${schema}.${table}`]),
+    );
+    return rowCount ?? 0;
+  }
+
+  async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+    for (let waited = 0; !(await check()); waited += 20) {
+      if (waited > 10_000) assert.fail(`timed out waiting until ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  // Not provoked here for a connection's first hinted start, whose PREPAREs (before BEGIN) would
+  // wait for the accounts table before the lane lock is taken; that attempt would run again on a
+  // new connection (the statements it prepared are in an unknown state).
+  test('the transaction runs again and answers its value', async () => {
+    await storage.transaction(async () => 'prepares the hinted statements', hint);
+    // A deadlock between the start's read of the accounts and an outside session: the outside
+    // session locks the accounts table, the start takes the lane lock and waits for the
+    // accounts, then the outside session waits for the lane. The start waited first, so its
+    // deadlock check fires first and it is the one cancelled (40P01), inside its transaction.
+    const admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+    let runs = 0;
+    try {
+      await admin.query('BEGIN');
+      await admin.query("SET LOCAL deadlock_timeout = '30s'");
+      await admin.query(`LOCK TABLE "${schema}".accounts IN ACCESS EXCLUSIVE MODE`);
+      const transaction = storage.transaction(async (repo) => {
+        runs++;
+        return (await repo.get('account', accountRef('a')))?.balance;
+      }, hint);
+      await until(async () => (await waitersOn('accounts')) === 1, 'the start waits for the accounts table');
+      // Granted once the start's transaction has rolled back; its next attempt then waits for
+      // the accounts table again until this session ends.
+      await admin.query(`LOCK TABLE "${schema}".transaction_lane IN EXCLUSIVE MODE`);
+      await admin.query('COMMIT');
+      assert.equal(await transaction, 5);
+    } finally {
+      await admin.end();
+    }
+    assert.equal(runs, 1, 'the work ran once: the start failed before it');
+    assert.equal(await storage.transaction(async () => 'after', hint), 'after');
+  });
+});
+
 describe('postgres transaction line: a conflict raised by a COMMIT that starts the next transaction', suite, () => {
   const schema = uniqueSchemaName('line_commit_conflict');
   let x: Storage;

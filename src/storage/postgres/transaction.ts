@@ -237,6 +237,19 @@ async function attemptOnce(
       try {
         startResults = await client.query({ text: startSql(settings, alone, reads), rowMode: 'array' });
       } catch (error) {
+        if (isServerAnswer(error) && isRetryable(error)) {
+          // A conflict lost inside the start (SERIALIZABLE can cancel a read, the lane lock can
+          // deadlock) is lost like one of the work's statements: the attempt runs again. Only a
+          // statement after BEGIN can lose one, so the transaction is open and aborted.
+          if (reads !== null && reads.beforeBegin !== '') {
+            // The start also prepared the connection's statements; a start that prepares them
+            // again would fail, so the attempt runs again on another connection.
+            markBroken(error instanceof Error ? error : new Error(String(error)));
+          } else {
+            await control(client, 'ROLLBACK', markBroken);
+          }
+          return { kind: 'conflict', error };
+        }
         markBroken(error instanceof Error ? error : new Error(String(error)));
         return { kind: 'failed', error };
       }
