@@ -49,6 +49,20 @@ const RETRYABLE_CODES: ReadonlySet<string> = new Set(['40001', '40P01']);
 const FIRST_PAUSE_MS = 2;
 const MAX_PAUSE_MS = 100;
 
+/**
+ * Whether a start also prepares its connection's statements (its first hinted start). When such
+ * a start fails after the PREPAREs, whether they exist is unknown, and a start that prepared them
+ * again would fail: the connection is not used again.
+ */
+function preparesStatements(reads: StartReads | null): boolean {
+  return reads !== null && reads.beforeBegin !== '';
+}
+
+/** What was thrown, as an Error (markBroken keeps the first one). */
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
 export function isRetryable(error: unknown): boolean {
   return error instanceof Error && 'code' in error && typeof error.code === 'string' && RETRYABLE_CODES.has(error.code);
 }
@@ -161,7 +175,7 @@ export class TransactionLine {
           current = await this.#runJob(client, running, markBroken, () => broken !== undefined);
         } catch (error) {
           // A bug, not a database answer: the job fails and the connection is not trusted.
-          markBroken(error instanceof Error ? error : new Error(String(error)));
+          markBroken(asError(error));
           running.job.reject(error);
           current = null;
         }
@@ -241,16 +255,15 @@ async function attemptOnce(
           // A conflict lost inside the start (SERIALIZABLE can cancel a read, the lane lock can
           // deadlock) is lost like one of the work's statements: the attempt runs again. Only a
           // statement after BEGIN can lose one, so the transaction is open and aborted.
-          if (reads !== null && reads.beforeBegin !== '') {
-            // The start also prepared the connection's statements; a start that prepares them
-            // again would fail, so the attempt runs again on another connection.
-            markBroken(error instanceof Error ? error : new Error(String(error)));
+          if (preparesStatements(reads)) {
+            // The attempt runs again on another connection.
+            markBroken(asError(error));
           } else {
             await control(client, 'ROLLBACK', markBroken);
           }
           return { kind: 'conflict', error };
         }
-        markBroken(error instanceof Error ? error : new Error(String(error)));
+        markBroken(asError(error));
         return { kind: 'failed', error };
       }
     }
@@ -331,11 +344,9 @@ async function attemptWith<T>(
     // server warns when there is no transaction to roll back.
     if (next !== null && isServerAnswer(error)) {
       const nextWasOpen = await rollBackTelling(client, markBroken);
-      if (nextWasOpen === true && nextReads !== null && nextReads.beforeBegin !== '') {
-        // The next start also prepared the connection's statements (its first hinted start) and
-        // failed after the COMMIT, maybe after them: whether they exist now is unknown, and a
-        // start that prepares them again would fail, so the connection is not used again.
-        markBroken(error instanceof Error ? error : new Error(String(error)));
+      if (nextWasOpen === true && preparesStatements(nextReads)) {
+        // The next start failed after the COMMIT, maybe after its PREPAREs.
+        markBroken(asError(error));
       }
       if (nextWasOpen === true) {
         // This transaction is done; the next one starts again on its own, or fails, as a start
@@ -355,7 +366,7 @@ async function attemptWith<T>(
     }
     if (next !== null) handOver({ job: next, started: false });
     // Any other error (a lost connection) leaves the outcome unknown, so it is not retried.
-    markBroken(error instanceof Error ? error : new Error(String(error)));
+    markBroken(asError(error));
     return { kind: 'failed', error };
   }
   return { kind: 'done', value: value as T };
@@ -397,7 +408,7 @@ async function rollBackTelling(client: PoolClient, markBroken: (error: Error) =>
     await client.query('ROLLBACK');
     return !warned;
   } catch (error) {
-    markBroken(error instanceof Error ? error : new Error(String(error)));
+    markBroken(asError(error));
     return null;
   } finally {
     client.removeListener('notice', onNotice);
@@ -409,6 +420,6 @@ async function control(client: PoolClient, sql: string, markBroken: (error: Erro
   try {
     await client.query(sql);
   } catch (error) {
-    markBroken(error instanceof Error ? error : new Error(String(error)));
+    markBroken(asError(error));
   }
 }
