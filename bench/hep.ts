@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { HepStreamFramer, decodeHep } from '../src/hep/index.ts';
 import { parseSip } from '../src/sip/index.ts';
+import { shareCallIdText } from '../src/transports/packet-pipeline.ts';
 import type { BenchRow } from './types.ts';
 
 const MIN_DURATION_MS = 1_000;
@@ -91,7 +92,9 @@ function ourFullPath(packet: Buffer): number {
   const sip = parseSip(decoded.message.payloadBytes, decoded.message.payloadStart, decoded.message.payloadEnd);
   if (!sip.ok) return 0;
   const m = sip.message;
-  // As the call tracker does: both the correlation id (the call's key when present) and the Call-ID.
+  // As the pipeline and the call tracker do: the Call-ID's string serves as the correlation id
+  // when the chunk holds the same bytes; both are read (the correlation id is the call's key).
+  shareCallIdText(decoded.message, m);
   const callId = m.callId ?? '';
   const key = decoded.message.correlationId ?? callId;
   return key.length + callId.length + (m.cseqNumber ?? 0) + (m.cseqMethod?.length ?? 0) + (m.method?.length ?? 0) +

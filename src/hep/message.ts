@@ -183,6 +183,16 @@ export class DecodedHepMessage implements DecodedHep {
     this.correlationIdText = value;
   }
 
+  correlationIdEquals(bytes: Buffer, start: number, end: number): boolean {
+    const chunkStart = this.correlationIdStart;
+    if (chunkStart === -1 || this.correlationIdEnd - chunkStart !== end - start) return false;
+    const packet = this.packet;
+    for (let i = 0; i < end - start; i++) {
+      if (packet[chunkStart + i] !== bytes[start + i]) return false;
+    }
+    return true;
+  }
+
   get nodeName(): string | null {
     if (this.nodeNameText === undefined) this.nodeNameText = textOf(this.packet, this.nodeNameStart, this.nodeNameEnd);
     return this.nodeNameText;

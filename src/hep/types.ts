@@ -46,6 +46,12 @@ export interface DecodedHep extends HepMessage {
   readonly payloadBytes: Buffer;
   readonly payloadStart: number;
   readonly payloadEnd: number;
+  /**
+   * Whether the correlation id chunk holds exactly the bytes bytes[start, end) (false without
+   * the chunk). Kamailio and OpenSIPS send the Call-ID there: a caller holding the Call-ID can
+   * then assign it as the correlation id instead of decoding the same text a second time.
+   */
+  correlationIdEquals(bytes: Buffer, start: number, end: number): boolean;
 }
 
 export type HepDecodeResult = { ok: true; message: DecodedHep } | { ok: false; error: HepDecodeError };

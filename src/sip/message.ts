@@ -106,6 +106,14 @@ export class CapturedSipMessage implements SipMessage {
     return this.cachedCallId;
   }
 
+  get callIdStart(): number {
+    return this.known.isFolded(CALL_ID) ? -1 : this.known.valueStart(CALL_ID);
+  }
+
+  get callIdEnd(): number {
+    return this.known.isFolded(CALL_ID) ? -1 : this.known.valueEnd(CALL_ID);
+  }
+
   get cseqNumber(): number | null {
     if (!this.cseqRead) this.readCSeq();
     return this.cachedCseqNumber;

@@ -24,6 +24,12 @@ export interface SipMessage {
   readonly statusCode: number | null;
   readonly requestUri: string | null;
   readonly callId: string | null;
+  /**
+   * Where the Call-ID value that `callId` reads lies in the parsed buffer, [callIdStart,
+   * callIdEnd), when it is one line; -1 (or absent, in hand-made messages) otherwise.
+   */
+  readonly callIdStart?: number;
+  readonly callIdEnd?: number;
   readonly cseqNumber: number | null;
   readonly cseqMethod: string | null;
   readonly from: SipNameAddr | null;

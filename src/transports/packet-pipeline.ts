@@ -15,7 +15,7 @@ import { createStateRedisClient } from '../state/redis-client.ts';
 import type { CallIntent } from '../calls/call-intents.ts';
 import type { Micros } from '../domain/types.ts';
 import { MICROS_PER_SECOND } from '../domain/time.ts';
-import { decodeHep } from '../hep/index.ts';
+import { decodeHep, type DecodedHep } from '../hep/index.ts';
 import type { RatingEngine } from '../rating/engine-types.ts';
 import { parseSip, type SipMessage } from '../sip/index.ts';
 import { createAccountIdentifier, type AccountIdentificationSettings } from '../sip/accounts.ts';
@@ -135,6 +135,7 @@ export function createPacketPipeline(options: PacketPipelineOptions): PacketPipe
         );
         return;
       }
+      shareCallIdText(hep, sip.message);
       tracker.observe(hep, sip.message);
     } catch (error) {
       counters.internalErrors++;
@@ -143,6 +144,17 @@ export function createPacketPipeline(options: PacketPipelineOptions): PacketPipe
   };
 
   return { handlePacket, counters, badPackets, tracker, memoryTracker, dispatcher };
+}
+
+/**
+ * The call tracker reads both the correlation id and the Call-ID. Kamailio and OpenSIPS send the
+ * Call-ID as the correlation id: when the chunk holds the same bytes, the Call-ID's string serves
+ * as both, instead of a second string decoded from the chunk (and hashed again by the lookups).
+ */
+export function shareCallIdText(hep: DecodedHep, message: SipMessage): void {
+  const start = message.callIdStart ?? -1;
+  const end = message.callIdEnd ?? -1;
+  if (start !== -1 && end > start && hep.correlationIdEquals(hep.payloadBytes, start, end)) hep.correlationId = message.callId;
 }
 
 function engineDispatcher(options: PacketPipelineOptions, settings: PacketPipelineSettings, logger: Logger): EngineDispatcher {
