@@ -145,11 +145,21 @@ function knownNameAt(payload: Buffer, pos: number, length: number): number {
   } else if (first === 0x63) { // c
     const second = lowerAt(payload, pos + 1, length);
     if (second === 0x61) {
-      if (!restMatches(payload, pos, length, 'call-id')) return -1;
+      // "call-id" after "ca": unrolled (every packet has one).
+      if (
+        pos + 7 > length ||
+        (payload[pos + 2] | 0x20) !== 0x6c ||
+        (payload[pos + 3] | 0x20) !== 0x6c ||
+        payload[pos + 4] !== 0x2d ||
+        (payload[pos + 5] | 0x20) !== 0x69 ||
+        (payload[pos + 6] | 0x20) !== 0x64
+      ) {
+        return -1;
+      }
       header = CALL_ID;
       nameLength = 7;
     } else if (second === 0x73) {
-      if (!restMatches(payload, pos, length, 'cseq')) return -1;
+      if (pos + 4 > length || (payload[pos + 2] | 0x20) !== 0x65 || (payload[pos + 3] | 0x20) !== 0x71) return -1;
       header = CSEQ;
       nameLength = 4;
     } else {

@@ -12,7 +12,12 @@ import { parseCSeq } from '../../src/sip/cseq.ts';
 const RUNS = { numRuns: 3000, seed: 20261203 };
 const HEADERS: readonly ScannedHeader[] = [CALL_ID, CSEQ, FROM, TO, P_ASSERTED_IDENTITY];
 
-const name = fc.constantFrom('Call-ID', 'i', 'CSeq', 'From', 'f', 'To', 't', 'Via', 'v', 'P-Asserted-Identity', 'Contact', 'Fro', 'Tox', 'C', 'p');
+// Near misses of Call-ID and CSeq differ in one byte, the case or the length: the scan compares
+// their names byte by byte, unrolled.
+const name = fc.constantFrom(
+  'Call-ID', 'i', 'CSeq', 'From', 'f', 'To', 't', 'Via', 'v', 'P-Asserted-Identity', 'Contact', 'Fro', 'Tox', 'C', 'p',
+  'CALL-ID', 'call-id', 'Call_ID', 'Call\rID', 'Cal', 'Call-I', 'Call-IDs', 'Calm-ID', 'CSEQ', 'cseq', 'CSe', 'CSeqs', 'CSez', 'Cs',
+);
 const line = fc.oneof(
   fc.tuple(name, fc.constantFrom(':', ' :', ': ', ' '), fc.constantFrom('x', '1 BYE', '<sip:a@b>;tag=1', '', ' ')).map((parts) => parts.join('')),
   fc.constantFrom('', ' folded', '\tfolded', ' ', 'junk', '\r'),
@@ -76,5 +81,16 @@ describe('lazy known-header scan', () => {
     assert.equal(parsed.message.callId, '1');
     assert.equal(parsed.message.from?.tag, '9 more');
     assert.equal(parsed.message.to?.uri?.user, 'z');
+  });
+
+  test('a name cut by the payload limit is read as the bytes up to the limit, never past it', () => {
+    // Every prefix of the message is parsed where it lies in the whole buffer and alone: the bytes
+    // after the limit (which complete the cut name) must not count.
+    const whole = Buffer.from('ACK sip:a@b SIP/2.0\r\nCall-ID: 7\r\nCSeq: 2 ACK\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:z@w>;tag=2\r\nf: x\r\nt: y\r\n\r\n');
+    const read = (result: ReturnType<typeof parseSip>) =>
+      result.ok ? [result.message.callId, result.message.cseqNumber, result.message.cseqMethod, result.message.fromTag, result.message.toTag] : result.reason;
+    for (let cut = 1; cut <= whole.length; cut++) {
+      assert.deepEqual(read(parseSip(whole, 0, cut)), read(parseSip(Buffer.from(whole.subarray(0, cut)))), `cut at ${cut}`);
+    }
   });
 });
