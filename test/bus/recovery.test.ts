@@ -8,6 +8,7 @@ import type { CallIntent } from '../../src/calls/call-intents.ts';
 import { openBusOutlet, type BusSettings } from '../../src/bus/publisher.ts';
 import { startBusConsumer } from '../../src/bus/consumer.ts';
 import { deadLetterQueueOf } from '../../src/bus/topology.ts';
+import type { RatingEngine } from '../../src/rating/engine-types.ts';
 import { skipUnlessServices } from '../support/services.ts';
 import { silentLogger } from '../transports/support.ts';
 import { AMQP_URL, FAST_RETRY, NOW, SECOND, closedPort, openBroker, openEngine, openRelay, tempDir, trackedCall, uniqueQueue, waitFor } from './support.ts';
@@ -144,6 +145,71 @@ describe('bus recovery', { skip }, () => {
       await consumer.close();
     } finally {
       child.kill('SIGKILL');
+      await broker.close();
+      await fixture.close();
+      spool.remove();
+    }
+  });
+
+  test('acks sent together never cover an event still being applied: cut off, only that one comes again', async () => {
+    const queue = uniqueQueue();
+    const spool = tempDir();
+    const broker = await openBroker();
+    broker.cleanup.push(queue, deadLetterQueueOf(queue));
+    const relay = await openRelay();
+    const { fixture, engine } = await openEngine();
+    // Every ack frame the consumer sends, with its `multiple` flag (the channel class is amqplib's own).
+    const probe = await broker.connection.createChannel();
+    const channelClass = Object.getPrototypeOf(probe) as { ack: (message: unknown, allUpTo?: boolean) => void };
+    const originalAck = channelClass.ack;
+    const frames: boolean[] = [];
+    channelClass.ack = function (this: unknown, message: unknown, allUpTo?: boolean) {
+      frames.push(allUpTo === true);
+      return originalAck.call(this, message, allUpTo);
+    };
+    const applied = new Map<string, number>();
+    let release = (): void => undefined;
+    const slowOnce = new Promise<void>((resolve) => (release = resolve));
+    const slowed: RatingEngine = {
+      ...engine,
+      async completeTransaction(beginRequest, endRequest) {
+        const tag = beginRequest.transaction_tag;
+        applied.set(tag, (applied.get(tag) ?? 0) + 1);
+        if (tag === 'slow' && applied.get(tag) === 1) await slowOnce;
+        return engine.completeTransaction(beginRequest, endRequest);
+      },
+    };
+    const outlet = await openBusOutlet({ config: settings(queue, spool.path, AMQP_URL), logger: silentLogger(), retry: FAST_RETRY });
+    const consumer = await startBusConsumer({
+      config: { bus_url: relay.url, bus_protocol: 'native', bus_queue: queue, engine_prefetch: 16 },
+      engine: slowed,
+      logger: silentLogger(),
+      retry: FAST_RETRY,
+      ackBatchMs: 100,
+    });
+    const order = ['before-1', 'before-2', 'before-3', 'slow', 'after-1', 'after-2', 'after-3'];
+    try {
+      // Delivered in this order (ends alone rate their calls): the three before the slow one are
+      // acked by one frame, the three after it one by one, and the slow one by none.
+      for (const tag of order) outlet.dispatch(call(tag, 10)[1]);
+      assert.equal(await outlet.confirmed(10_000), true);
+      await waitFor('all but the slow one acked', () => consumer.stats().acked === 6);
+      assert.deepEqual(frames.slice(0, 4).sort(), [false, false, false, true]);
+      // Let the acks reach the broker (loopback), then cut: the broker takes back what is unacked.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await relay.cut();
+      await waitFor('consumer sees the loss', () => consumer.stats().connection === 'disconnected');
+      release(); // applied now; its ack fails with the channel gone
+      await relay.restore();
+      await waitFor('the slow one delivered again and acked', () => applied.get('slow') === 2 && consumer.stats().acked === 7);
+      await waitFor('queue empty', async () => (await broker.channel.checkQueue(queue)).messageCount === 0 && consumer.stats().in_flight === 0);
+      assert.deepEqual(Object.fromEntries(applied), { 'before-1': 1, 'before-2': 1, 'before-3': 1, slow: 2, 'after-1': 1, 'after-2': 1, 'after-3': 1 });
+      assert.equal((await fixture.getAccount('1000'))?.balance, BALANCE - 7 * 10, 'each call charged once');
+    } finally {
+      channelClass.ack = originalAck;
+      await outlet.close();
+      await consumer.close();
+      await relay.close();
       await broker.close();
       await fixture.close();
       spool.remove();
