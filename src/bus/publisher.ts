@@ -152,10 +152,13 @@ class BusPublisher implements BusOutlet {
       return;
     }
     this.pending.push(line);
-    // Events of one event-loop turn share one write to the spool.
+    // Events dispatched by one callback (one Redis reply, one batch of datagrams) share one write
+    // to the spool, made as soon as that callback's own work is done: a process killed after
+    // the callback has them on disk. (Flushed on the next turn of the event loop instead, they
+    // waited for every other callback of the turn, and a SIGKILL meanwhile lost them.)
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      queueMicrotask(() => this.flush());
     }
   }
 

@@ -1,5 +1,7 @@
 // Publisher -> RabbitMQ -> consumer -> real engine on SQLite, native protocol.
 import { describe, test } from 'node:test';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import type { CallIntent } from '../../src/calls/call-intents.ts';
 import { openBusOutlet, type BusSettings } from '../../src/bus/publisher.ts';
@@ -224,6 +226,42 @@ describe('native bus', { skip }, () => {
     } finally {
       await online.close();
       await broker.close();
+      spool.remove();
+    }
+  });
+
+  test('dispatched events are in the spool file once the dispatching callback is done, before any other callback runs', async () => {
+    const queue = uniqueQueue();
+    const spool = tempDir();
+    const port = await closedPort();
+    const outlet = await openBusOutlet({
+      config: settings(queue, spool.path, { bus_url: `amqp://guest:guest@127.0.0.1:${port}` }),
+      logger: silentLogger(),
+      retry: FAST_RETRY,
+      closeTimeoutMs: 200,
+    });
+    const spoolText = (): string =>
+      readdirSync(spool.path)
+        .filter((name) => name.endsWith('.jsonl'))
+        .map((name) => readFileSync(join(spool.path, name), 'utf8'))
+        .join('');
+    try {
+      let seenByNextCallback: string | null = null;
+      // A callback queued before the dispatch runs after it, as the next callback would.
+      const next = new Promise<void>((resolve) =>
+        setImmediate(() => {
+          seenByNextCallback = spoolText();
+          resolve();
+        }),
+      );
+      outlet.dispatch(begin('early'));
+      outlet.dispatch(end('early', 5));
+      assert.equal(spoolText(), '', 'queued, not written yet (one write for both)');
+      await next;
+      assert.equal((seenByNextCallback ?? '').trim().split('\n').length, 2);
+      assert.equal(outlet.stats().written, 2);
+    } finally {
+      await outlet.close();
       spool.remove();
     }
   });
