@@ -111,3 +111,183 @@ export function unescapeJsonString(from: i32, end: i32): i32 {
   }
   return -1;
 }
+
+// ---------------------------------------------------------------------------------------------
+// SIP header lines: the first Call-ID, CSeq, From, To and P-Asserted-Identity of a message.
+// Same rules as the full header table in src/sip/header-table.ts, which the parser's tests
+// compare this with: junk lines are skipped, a blank line ends the headers, names are matched
+// ignoring ASCII case, compact forms included.
+
+const CALL_ID: i32 = 0;
+const CSEQ: i32 = 1;
+const FROM: i32 = 2;
+const TO: i32 = 3;
+const P_ASSERTED_IDENTITY: i32 = 5;
+
+/** Results of scanHeaders, as i32s: value start and end per header (index = header * 2, -1 when
+ *  absent), then the folded mask (bit per header whose first line is followed by a line starting
+ *  with whitespace). */
+const HEADER_RESULTS: usize = memory.data(16 * 4, 16);
+export const HEADER_FOLDED_MASK: i32 = 12;
+
+export function headerResultsOffset(): usize {
+  return HEADER_RESULTS;
+}
+
+@inline function byteAt(at: i32): u32 {
+  return <u32>load<u8>(INPUT + <usize>at);
+}
+
+@inline function isSpaceOrTab(byte: u32): bool {
+  return byte == 0x20 || byte == 0x09;
+}
+
+/** RFC 3261 token bytes: alphanumerics and - . ! % * _ + ` ' ~ */
+function isTokenByte(byte: u32): bool {
+  if ((byte | 0x20) - 0x61 < 26 || byte - 0x30 < 10) return true;
+  switch (byte) {
+    case 0x2d: case 0x2e: case 0x21: case 0x25: case 0x2a: case 0x5f: case 0x2b: case 0x60: case 0x27: case 0x7e:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** Offset of the first LF in [from, limit), or limit. */
+function lineFeedFrom(from: i32, limit: i32): i32 {
+  const lf = i8x16.splat(0x0a);
+  let i = from;
+  while (i + 16 <= limit) {
+    const mask = i8x16.bitmask(i8x16.eq(v128.load(INPUT + <usize>i), lf));
+    if (mask != 0) return i + <i32>ctz(mask);
+    i += 16;
+  }
+  while (i < limit) {
+    if (byteAt(i) == 0x0a) return i;
+    i++;
+  }
+  return limit;
+}
+
+/** The byte at `at` with bit 0x20 set (ASCII lower case for letters), or 0xffffffff past `length`. */
+@inline function lowerAt(at: i32, length: i32): u32 {
+  return at < length ? byteAt(at) | 0x20 : 0xffffffff;
+}
+
+/** input[pos + 1, pos + 19) spells "-asserted-identity", ignoring ASCII case. */
+function restIsAssertedIdentity(pos: i32, length: i32): bool {
+  if (pos + 19 > length) return false;
+  const rest = '-asserted-identity';
+  for (let k = 0; k < 18; k++) {
+    let byte = byteAt(pos + 1 + k);
+    if (byte - 0x41 < 26) byte += 0x20;
+    if (byte != <u32>rest.charCodeAt(k)) return false;
+  }
+  return true;
+}
+
+/** The known header whose name starts the line at `pos`, as header + 8 * name length, or -1. */
+function knownNameAt(pos: i32, length: i32): i32 {
+  const first = byteAt(pos) | 0x20;
+  let header: i32;
+  let nameLength = 1;
+  if (first == 0x66) { // f
+    header = FROM;
+    if (lowerAt(pos + 1, length) == 0x72 && lowerAt(pos + 2, length) == 0x6f && lowerAt(pos + 3, length) == 0x6d) nameLength = 4;
+  } else if (first == 0x74) { // t
+    header = TO;
+    if (lowerAt(pos + 1, length) == 0x6f) nameLength = 2;
+  } else if (first == 0x63) { // c
+    const second = lowerAt(pos + 1, length);
+    if (second == 0x61) {
+      if (
+        pos + 7 > length ||
+        (byteAt(pos + 2) | 0x20) != 0x6c ||
+        (byteAt(pos + 3) | 0x20) != 0x6c ||
+        byteAt(pos + 4) != 0x2d ||
+        (byteAt(pos + 5) | 0x20) != 0x69 ||
+        (byteAt(pos + 6) | 0x20) != 0x64
+      ) {
+        return -1;
+      }
+      header = CALL_ID;
+      nameLength = 7;
+    } else if (second == 0x73) {
+      if (pos + 4 > length || (byteAt(pos + 2) | 0x20) != 0x65 || (byteAt(pos + 3) | 0x20) != 0x71) return -1;
+      header = CSEQ;
+      nameLength = 4;
+    } else {
+      return -1;
+    }
+  } else if (first == 0x69) { // i
+    header = CALL_ID;
+  } else if (first == 0x70) { // p
+    if (!restIsAssertedIdentity(pos, length)) return -1;
+    header = P_ASSERTED_IDENTITY;
+    nameLength = 19;
+  } else {
+    return -1;
+  }
+  const end = pos + nameLength;
+  if (end < length && isTokenByte(byteAt(end))) return -1;
+  return header + 8 * nameLength;
+}
+
+/** A line starting with this byte may matter: CR, LF, or the first letter of a known name. */
+@inline function mayStartKnownLine(byte: u32): bool {
+  const lower = byte | 0x20;
+  return byte == 0x0d || byte == 0x0a || lower == 0x63 || lower == 0x66 || lower == 0x69 || lower == 0x70 || lower == 0x74;
+}
+
+/**
+ * Scans the header lines of input[position, length) (position: the start of a header line),
+ * recording the first line of each known header in HEADER_RESULTS, until every header in
+ * `wanted` (bit per header) has been recorded or the header section ends. Returns where the
+ * next line starts in the first case, -1 in the second. Offsets are into the input region.
+ */
+export function scanHeaders(position: i32, length: i32, wanted: i32): i32 {
+  const results = HEADER_RESULTS;
+  for (let k = 0; k < 12; k++) store<i32>(results + (<usize>k << 2), -1);
+  let folded: i32 = 0;
+  let found: i32 = 0;
+  let pos = position;
+  if (length > CAPACITY) length = CAPACITY;
+  while (pos < length) {
+    const first = byteAt(pos);
+    if (!mayStartKnownLine(first)) {
+      pos = lineFeedFrom(pos, length) + 1;
+      continue;
+    }
+    if (first == 0x0a || (first == 0x0d && (pos + 1 == length || byteAt(pos + 1) == 0x0a))) break; // blank line
+    let i = pos;
+    const match = knownNameAt(pos, length);
+    if (match != -1) {
+      const header = match & 7;
+      const slot = results + (<usize>(header * 2) << 2);
+      if (load<i32>(slot) == -1) {
+        i = pos + (match >> 3);
+        while (i < length && isSpaceOrTab(byteAt(i))) i++;
+        if (i < length && byteAt(i) == 0x3a) { // ':'
+          i++;
+          while (i < length && isSpaceOrTab(byteAt(i))) i++;
+          const lf = lineFeedFrom(i, length);
+          let valueEnd = lf > pos && byteAt(lf - 1) == 0x0d ? lf - 1 : lf;
+          while (valueEnd > i && isSpaceOrTab(byteAt(valueEnd - 1))) valueEnd--;
+          store<i32>(slot, i);
+          store<i32>(slot + 4, valueEnd);
+          if (lf + 1 < length && isSpaceOrTab(byteAt(lf + 1))) folded |= 1 << header;
+          pos = lf + 1;
+          found |= 1 << header;
+          if ((found & wanted) == wanted && pos < length) {
+            store<i32>(results + (<usize>HEADER_FOLDED_MASK << 2), folded);
+            return pos;
+          }
+          continue;
+        }
+      }
+    }
+    pos = lineFeedFrom(i, length) + 1;
+  }
+  store<i32>(results + (<usize>HEADER_FOLDED_MASK << 2), folded);
+  return -1;
+}

@@ -2,10 +2,10 @@
 // (homer5_on=0), wraps the SIP text in a JSON object. Both are rare, so the common raw-SIP path
 // only pays for one byte comparison.
 import { gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
-import { loadScanKernel } from '../scan-kernel/index.ts';
+import { sharedScanKernel } from '../scan-kernel/index.ts';
 import type { HepErrorReason } from './types.ts';
 
-const kernel = loadScanKernel();
+const kernel = sharedScanKernel();
 
 /** Upper bound for an inflated payload: HEP messages are at most 65535 bytes on the wire, a SIP
  *  message that inflates beyond this is either hostile (zip bomb) or not SIP. */

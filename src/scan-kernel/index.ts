@@ -11,6 +11,9 @@ interface KernelExports {
   inputOffset(): number;
   outputOffset(): number;
   unescapeJsonString(from: number, end: number): number;
+  headerResultsOffset(): number;
+  HEADER_FOLDED_MASK: WebAssembly.Global;
+  scanHeaders(position: number, length: number, wanted: number): number;
 }
 
 function isKernelExports(exports: WebAssembly.Exports): exports is WebAssembly.Exports & KernelExports {
@@ -20,7 +23,10 @@ function isKernelExports(exports: WebAssembly.Exports): exports is WebAssembly.E
     exports.outputLength instanceof WebAssembly.Global &&
     typeof exports.inputOffset === 'function' &&
     typeof exports.outputOffset === 'function' &&
-    typeof exports.unescapeJsonString === 'function'
+    typeof exports.unescapeJsonString === 'function' &&
+    typeof exports.headerResultsOffset === 'function' &&
+    exports.HEADER_FOLDED_MASK instanceof WebAssembly.Global &&
+    typeof exports.scanHeaders === 'function'
   );
 }
 
@@ -32,6 +38,9 @@ export interface JsonStringText {
   closingQuote: number;
 }
 
+/** What scanHeaderLines returns for a message longer than the kernel's capacity. */
+export const TOO_LONG = -2;
+
 export class ScanKernel {
   /** The largest span one call can scan. */
   readonly capacity: number;
@@ -39,8 +48,13 @@ export class ScanKernel {
   // A Buffer over the kernel's memory, made once: its memory never grows (the regions are static
   // data), so the view stays valid.
   private readonly memory: Buffer;
+  private readonly bytes: Uint8Array;
   private readonly input: number;
   private readonly output: number;
+  private readonly headerResults: Int32Array;
+  private readonly foldedMaskIndex: number;
+  /** Set by scanHeaderLines: bit per header it wrote whose line is followed by one starting with whitespace. */
+  foldedMask = 0;
 
   constructor(module: WebAssembly.Module) {
     const exports = new WebAssembly.Instance(module, {}).exports;
@@ -48,8 +62,56 @@ export class ScanKernel {
     this.exports = exports;
     this.capacity = Number(exports.CAPACITY.value);
     this.memory = Buffer.from(exports.memory.buffer);
+    this.bytes = new Uint8Array(exports.memory.buffer);
     this.input = exports.inputOffset();
     this.output = exports.outputOffset();
+    this.headerResults = new Int32Array(exports.memory.buffer, exports.headerResultsOffset(), 16);
+    this.foldedMaskIndex = Number(exports.HEADER_FOLDED_MASK.value);
+  }
+
+  /**
+   * Copies the bytes holding [from, limit) into the input region and returns what to subtract
+   * from an offset into `bytes` to get the kernel's offset, or -1 when the span is too long.
+   * A buffer that fits is copied whole: TypedArray#set of a whole array costs a third of
+   * Buffer#copy of a span (which first makes a view of it).
+   */
+  private load(bytes: Buffer, from: number, limit: number): number {
+    if (bytes.length <= this.capacity) {
+      this.bytes.set(bytes, this.input);
+      return 0;
+    }
+    if (limit - from > this.capacity) return -1;
+    bytes.copy(this.memory, this.input, from, limit);
+    return from;
+  }
+
+  /**
+   * Scans the SIP header lines of bytes[position, limit) (position: the start of a header line;
+   * the message starts at `from` <= position) until every header in `wanted` (bit per header)
+   * has been seen, or the header section ends. The value span of the first Call-ID, CSeq,
+   * From, To and P-Asserted-Identity line seen is written into `spans` (start and end at
+   * header * 2) where `spans` has none yet (-1), and foldedMask tells which of those lines are
+   * followed by one starting with whitespace. Returns where the next line starts when every
+   * wanted header was seen, -1 when the header section ended, TOO_LONG (touching nothing) when
+   * the message is longer than the kernel's capacity.
+   */
+  scanHeaderLines(bytes: Buffer, from: number, position: number, limit: number, wanted: number, spans: number[]): number {
+    const base = this.load(bytes, from, limit);
+    if (base < 0) return TOO_LONG;
+    const next = this.exports.scanHeaders(position - base, limit - base, wanted);
+    const results = this.headerResults;
+    const folded = results[this.foldedMaskIndex];
+    let taken = 0;
+    for (let header = 0; header < 6; header++) {
+      const slot = header * 2;
+      const start = results[slot];
+      if (start === -1 || spans[slot] !== -1) continue;
+      spans[slot] = start + base;
+      spans[slot + 1] = results[slot + 1] + base;
+      taken |= 1 << header;
+    }
+    this.foldedMask = folded & taken;
+    return next === -1 ? -1 : next + base;
   }
 
   /**
@@ -58,20 +120,32 @@ export class ScanKernel {
    * escapes OpenSIPS writes (the caller then asks a full JSON parser), or is longer than capacity.
    */
   unescapeJsonString(bytes: Buffer, from: number, end: number): JsonStringText | null {
-    const length = end - from;
-    if (length < 0 || length > this.capacity) return null;
-    bytes.copy(this.memory, this.input, from, end);
-    const closing = this.exports.unescapeJsonString(0, length);
+    if (end < from) return null;
+    const base = this.load(bytes, from, end);
+    if (base < 0) return null;
+    const closing = this.exports.unescapeJsonString(from - base, end - base);
     if (closing < 0) return null;
     const textLength = Number(this.exports.outputLength.value);
     const text = Buffer.allocUnsafe(textLength);
     this.memory.copy(text, 0, this.output, this.output + textLength);
-    return { text, closingQuote: from + closing };
+    return { text, closingQuote: closing + base };
   }
 }
 
-/** Compiles the kernel shipped next to this module (synchronously: it is a few hundred bytes). */
+/** Compiles the kernel shipped next to this module (synchronously: it is a few kilobytes). */
 export function loadScanKernel(): ScanKernel {
   const binary = readFileSync(new URL('./scan-kernel.wasm', import.meta.url));
   return new ScanKernel(new WebAssembly.Module(binary));
+}
+
+let shared: ScanKernel | null = null;
+
+/**
+ * The kernel the HEP decoder and the SIP parser share (one per thread). It holds no state from
+ * one call to the next, only scratch memory, so sharing it is safe; one instance keeps that
+ * memory (2 MiB) allocated once.
+ */
+export function sharedScanKernel(): ScanKernel {
+  if (shared === null) shared = loadScanKernel();
+  return shared;
 }

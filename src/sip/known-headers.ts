@@ -1,13 +1,17 @@
 // The per-packet scan: finds the start line and the first Call-ID, CSeq, From, To and
 // P-Asserted-Identity headers without building the full header table (built only when some
-// other header is asked for, see header-table.ts). Via is not among them: the agent does not read
-// it per packet, and Via lines come first and are the longest, so passing over them with one
-// memchr each, rather than matching and recording them, saves a measurable part of the scan.
-// The header lines are scanned lazily, only as far as the headers asked for so far: a packet
-// whose Call-ID, CSeq, From and To come first (as nearly all do) never has its Contact,
-// Content-*, Allow, User-Agent... lines looked at. Lines whose first byte cannot start one of the
-// scanned names are skipped with one memchr.
-import { COLON, CR, LF, contentEndOf, isTokenByte, isWhitespace, lineFeedFrom, trimEnd } from './bytes.ts';
+// other header is asked for, see header-table.ts). The header lines are read by the WebAssembly
+// scan kernel (assembly/scan-kernel.ts), sixteen bytes at a time: in JavaScript, each line cost a
+// memchr call into C++ and every byte a bounds-checked load, which made this scan a quarter of
+// the time to decode and parse a packet. The first scan, made with the start line, stops once
+// Call-ID, CSeq, From and To are found (what the agent reads from every packet, and nearly always
+// the first lines after Via), so the Contact, Content-*, Allow, User-Agent... lines are only read
+// if P-Asserted-Identity or the folding of the whole section is asked for.
+import { CR, LF, contentEndOf, lineFeedFrom } from './bytes.ts';
+import { scanLayout } from './header-table.ts';
+import { TOO_LONG, sharedScanKernel } from '../scan-kernel/index.ts';
+
+const kernel = sharedScanKernel();
 
 export const CALL_ID = 0;
 export const CSEQ = 1;
@@ -56,11 +60,6 @@ function restEquals(payload: Buffer, start: number, name: string): boolean {
   return true;
 }
 
-/** payload[pos, pos + name.length) equals the lower-case `name` after its first byte, ignoring ASCII case. */
-function restMatches(payload: Buffer, pos: number, length: number, name: string): boolean {
-  return pos + name.length <= length && restEquals(payload, pos, name);
-}
-
 /** Start line bounds and the value span of the first header of each known name. */
 export class KnownHeaders {
   /** The buffer holding the SIP message, which spans [payloadStart, limit) of it. */
@@ -72,8 +71,6 @@ export class KnownHeaders {
   startLineEnd = 0;
   /** Start of the next header line to scan, or -1 once the header section has been scanned whole. */
   position = 0;
-  /** Where the scan stopped for good (the blank line, or the payload end); valid once position is -1. */
-  sectionEnd = 0;
   /** Bit per known header whose first line is followed by a line starting with whitespace. */
   foldedMask = 0;
   // Value start and end (exclusive) per scanned header, -1 when absent; index = header * 2 (Via's
@@ -87,12 +84,12 @@ export class KnownHeaders {
   }
 
   valueStart(header: ScannedHeader): number {
-    if (this.spans[header * 2] === -1 && this.position !== -1) scanUntil(this, header);
+    if (this.spans[header * 2] === -1 && this.position !== -1) scanFor(this, 1 << header);
     return this.spans[header * 2];
   }
 
   valueEnd(header: ScannedHeader): number {
-    if (this.spans[header * 2] === -1 && this.position !== -1) scanUntil(this, header);
+    if (this.spans[header * 2] === -1 && this.position !== -1) scanFor(this, 1 << header);
     return this.spans[header * 2 + 1];
   }
 
@@ -102,96 +99,40 @@ export class KnownHeaders {
    * right after it counts, even one the table would ignore.)
    */
   isFolded(header: ScannedHeader): boolean {
-    if (this.spans[header * 2] === -1 && this.position !== -1) scanUntil(this, header);
+    if (this.spans[header * 2] === -1 && this.position !== -1) scanFor(this, 1 << header);
     return (this.foldedMask & (1 << header)) !== 0;
   }
 
   /** True when the first line of any scanned header may be folded; scans the whole header section. */
   get folded(): boolean {
-    if (this.position !== -1) scanUntil(this, ALL_HEADERS);
+    if (this.position !== -1) scanFor(this, WHOLE_SECTION);
     return this.foldedMask !== 0;
   }
 
-  /** Offset up to which header lines have been scanned: every span found so far ends before it. */
-  scannedEnd(): number {
-    return this.position === -1 ? this.sectionEnd : this.position;
+  /** Offset up to which the known values found so far end (the start line's end when none is). */
+  knownEnd(): number {
+    const spans = this.spans;
+    let end = this.startLineEnd;
+    for (let slot = 1; slot < 12; slot += 2) if (spans[slot] > end) end = spans[slot];
+    return end;
   }
 }
 
-/** scanUntil target meaning "every header": the scan runs to the end of the header section. */
-const ALL_HEADERS = -1;
+/** The headers the agent reads from every packet: the first scan stops once it has them. */
+const PER_PACKET = (1 << CALL_ID) | (1 << CSEQ) | (1 << FROM) | (1 << TO);
+/** A wanted set never complete (Via is not recorded), so the scan reads the whole section. */
+const WHOLE_SECTION = 1 << VIA;
 
-/** The byte at `at` with bit 0x20 set, or -1 past `length`: compared only with lower-case letters, which that folds exactly. */
-function lowerAt(payload: Buffer, at: number, length: number): number {
-  return at < length ? payload[at] | 0x20 : -1;
-}
-
-/**
- * The known header whose name starts the line at `pos`, as `header + 8 * name length`, or -1.
- * Matches the names themselves rather than scanning each line's name first, so most other
- * header lines are rejected on their first or second byte (the C lines, the most common, on the
- * second: Contact, Content-*).
- */
-function knownNameAt(payload: Buffer, pos: number, length: number): number {
-  const first = payload[pos] | 0x20;
-  let header: number;
-  let nameLength = 1;
-  if (first === 0x66) { // f
-    header = FROM;
-    if (lowerAt(payload, pos + 1, length) === 0x72 && lowerAt(payload, pos + 2, length) === 0x6f && lowerAt(payload, pos + 3, length) === 0x6d) nameLength = 4;
-  } else if (first === 0x74) { // t
-    header = TO;
-    if (lowerAt(payload, pos + 1, length) === 0x6f) nameLength = 2;
-  } else if (first === 0x63) { // c
-    const second = lowerAt(payload, pos + 1, length);
-    if (second === 0x61) {
-      // "call-id" after "ca": unrolled (every packet has one).
-      if (
-        pos + 7 > length ||
-        (payload[pos + 2] | 0x20) !== 0x6c ||
-        (payload[pos + 3] | 0x20) !== 0x6c ||
-        payload[pos + 4] !== 0x2d ||
-        (payload[pos + 5] | 0x20) !== 0x69 ||
-        (payload[pos + 6] | 0x20) !== 0x64
-      ) {
-        return -1;
-      }
-      header = CALL_ID;
-      nameLength = 7;
-    } else if (second === 0x73) {
-      if (pos + 4 > length || (payload[pos + 2] | 0x20) !== 0x65 || (payload[pos + 3] | 0x20) !== 0x71) return -1;
-      header = CSEQ;
-      nameLength = 4;
-    } else {
-      return -1;
-    }
-  } else if (first === 0x69) { // i
-    header = CALL_ID;
-  } else if (first === 0x70) { // p
-    if (!restMatches(payload, pos, length, 'p-asserted-identity')) return -1;
-    header = P_ASSERTED_IDENTITY;
-    nameLength = 19;
-  } else {
-    return -1;
+/** Scans on from known.position until the headers in `wanted` have been found, or the section ends. */
+function scanFor(known: KnownHeaders, wanted: number): void {
+  const next = kernel.scanHeaderLines(known.payload, known.payloadStart, known.position, known.limit, wanted, known.spans);
+  if (next === TOO_LONG) {
+    fillFromTable(known);
+    return;
   }
-  const end = pos + nameLength;
-  if (end < length && isTokenByte(payload[end])) return -1;
-  return header + 8 * nameLength;
+  known.foldedMask |= kernel.foldedMask;
+  known.position = next;
 }
-
-// 1 for bytes that may start a line the scan must look at: CR, LF (a blank line ends the
-// headers) and the first letters of the known names in either case. Continuation lines (space,
-// tab) need nothing: the header they continue was marked folded when it was recorded.
-const LINE_START: Uint8Array = (() => {
-  const table = new Uint8Array(256);
-  table[CR] = 1;
-  table[LF] = 1;
-  for (const letter of 'cfipt') {
-    table[letter.charCodeAt(0)] = 1;
-    table[letter.toUpperCase().charCodeAt(0)] = 1;
-  }
-  return table;
-})();
 
 /** Where the start line begins: stream keep-alives and stray blank lines may precede it (RFC 3261 §7.5). */
 export function startLineStartOf(payload: Buffer, from: number, limit: number): number {
@@ -202,8 +143,8 @@ export function startLineStartOf(payload: Buffer, from: number, limit: number): 
 }
 
 /**
- * Locates the start line; the header lines are scanned on demand (see KnownHeaders). Same line
- * rules as scanLayout (header-table.ts): junk lines are skipped, a blank line ends the headers.
+ * Locates the start line and the known headers. Same line rules as scanLayout
+ * (header-table.ts): junk lines are skipped, a blank line ends the headers.
  */
 export function scanKnownHeaders(payload: Buffer, from = 0, limit: number = payload.length): KnownHeaders {
   const start = startLineStartOf(payload, from, limit);
@@ -211,61 +152,36 @@ export function scanKnownHeaders(payload: Buffer, from = 0, limit: number = payl
   return knownHeadersAfter(payload, from, limit, start, contentEndOf(payload, start, firstLf), firstLf);
 }
 
+const SCANNED_HEADERS: readonly ScannedHeader[] = [CALL_ID, CSEQ, FROM, TO, P_ASSERTED_IDENTITY];
+
 /**
  * scanKnownHeaders for the message in payload[from, limit) when its start line [start, end) and
- * that line's line feed `lf` (or the limit) are already known.
+ * that line's line feed `lf` (or the limit) are already known. The per-packet headers are
+ * scanned for at once: the kernel's memory is reused by the next message, and one call with
+ * one copy of the bytes costs less than one per header.
  */
 export function knownHeadersAfter(payload: Buffer, from: number, limit: number, start: number, end: number, lf: number): KnownHeaders {
   const known = new KnownHeaders(payload, from, limit);
-  const length = limit;
   known.startLineStart = start;
   known.startLineEnd = end;
-  known.position = lf + 1 < length ? lf + 1 : -1;
-  known.sectionEnd = length;
+  known.position = lf + 1 < limit ? lf + 1 : -1;
+  if (known.position !== -1) scanFor(known, PER_PACKET);
   return known;
 }
 
 /**
- * Scans header lines from known.position until the first `target` header has been recorded (or,
- * for ALL_HEADERS, the header section ends), recording the first line of every known header on
- * the way. Lines that cannot matter (see LINE_START) cost one table lookup and one memchr.
+ * For a message longer than the kernel takes (over 1 MiB: no HEP packet carries one), the
+ * known headers are read off the full header table instead, at JavaScript speed. A header the
+ * table has folded is marked so, and its span is then not used.
  */
-function scanUntil(known: KnownHeaders, target: number): void {
-  const payload = known.payload;
-  const spans = known.spans;
-  const length = known.limit;
-  let pos = known.position;
-  while (pos < length) {
-    const first = payload[pos];
-    if (LINE_START[first] === 0) {
-      pos = lineFeedFrom(payload, pos, length) + 1;
-      continue;
-    }
-    if (first === LF || (first === CR && (pos + 1 === length || payload[pos + 1] === LF))) break; // blank line
-    let i = pos;
-    const match = knownNameAt(payload, pos, length);
-    if (match !== -1 && spans[(match & 7) * 2] === -1) {
-      const header = match & 7;
-      const slot = header * 2;
-      i = pos + (match >> 3);
-      while (i < length && isWhitespace(payload[i])) i++;
-      if (i < length && payload[i] === COLON) {
-        i++;
-        while (i < length && isWhitespace(payload[i])) i++;
-        const lf = lineFeedFrom(payload, i, length);
-        spans[slot] = i;
-        spans[slot + 1] = trimEnd(payload, i, contentEndOf(payload, pos, lf));
-        if (lf + 1 < length && isWhitespace(payload[lf + 1])) known.foldedMask |= 1 << header;
-        pos = lf + 1;
-        if (header === target) {
-          known.position = pos < length ? pos : -1;
-          return;
-        }
-        continue;
-      }
-    }
-    pos = lineFeedFrom(payload, i, length) + 1;
+function fillFromTable(known: KnownHeaders): void {
+  const table = scanLayout(known.payload, known.payloadStart, known.limit).headers;
+  for (const header of SCANNED_HEADERS) {
+    const index = table.firstIndex(header);
+    if (index === -1 || known.spans[header * 2] !== -1) continue;
+    known.spans[header * 2] = table.valueStart(index);
+    known.spans[header * 2 + 1] = table.valueEnd(index);
+    if (table.isFolded(index)) known.foldedMask |= 1 << header;
   }
   known.position = -1;
-  known.sectionEnd = pos < length ? pos : length;
 }

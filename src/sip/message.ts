@@ -52,8 +52,8 @@ export class CapturedSipMessage implements SipMessage {
   private cachedToTag: string | null | undefined = undefined;
   private cachedPai: SipNameAddr | null | undefined = undefined;
   private cachedViaBranch: string | null | undefined = undefined;
-  // latin1 text of the payload from the start line as far as the header scan had gone when it
-  // was first needed: the fields read per packet are slices of it (see headerSource).
+  // latin1 text of the payload from the start line to the end of the last known header: the
+  // fields read per packet are slices of it (see headerSource).
   private headerText: string | null = null;
   private headerTextEnd = -1;
 
@@ -188,13 +188,13 @@ export class CapturedSipMessage implements SipMessage {
   }
 
   /**
-   * The decoded header section, from the start line up to at least `end`, built on the first
-   * field read (and rebuilt longer if a later field lies beyond it, which the lazy header scan
-   * makes rare). One native decode plus cheap string slices costs less than one per field.
+   * The decoded header section, from the start line up to the end of the last known header (or
+   * `end` if that lies further), built on the first field read. One native decode plus cheap
+   * string slices costs less than one per field.
    */
   private headerSource(end: number): string {
     if (this.headerText === null || end > this.headerTextEnd) {
-      this.headerTextEnd = Math.max(end, this.known.scannedEnd());
+      this.headerTextEnd = Math.max(end, this.known.knownEnd());
       this.headerText = asciiText(this.bytes, this.known.startLineStart, this.headerTextEnd);
     }
     return this.headerText;
