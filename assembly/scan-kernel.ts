@@ -125,10 +125,26 @@ const TO: i32 = 3;
 const P_ASSERTED_IDENTITY: i32 = 5;
 
 /** Results of scanHeaders, as i32s: value start and end per header (index = header * 2, -1 when
- *  absent), then the folded mask (bit per header whose first line is followed by a line starting
- *  with whitespace). */
-const HEADER_RESULTS: usize = memory.data(16 * 4, 16);
+ *  absent), the folded mask (bit per header whose first line is followed by a line starting
+ *  with whitespace), then what was read from the values of the lines recorded by this call
+ *  (see readValueDetails); offsets are into the input region. */
+const HEADER_RESULTS: usize = memory.data(32 * 4, 16);
 export const HEADER_FOLDED_MASK: i32 = 12;
+/** Tag of From: TAG_FOUND, TAG_ABSENT or TAG_UNHANDLED, then the value's start and end. */
+export const FROM_TAG_STATUS: i32 = 13;
+/** Tag of To, as for From (start and end at +1, +2). */
+export const TO_TAG_STATUS: i32 = 16;
+/** CSeq: CSEQ_SCANNED or CSEQ_UNHANDLED, the number (-1 when not a valid one), the method's
+ *  start and end (-1 when there is none) and its index in COMMON_METHODS (-1 when not common). */
+export const CSEQ_STATUS: i32 = 19;
+/** 1 when every byte of the Call-ID value is ASCII, else 0. */
+export const CALL_ID_ASCII: i32 = 24;
+
+export const TAG_FOUND: i32 = 1;
+export const TAG_ABSENT: i32 = 0;
+export const TAG_UNHANDLED: i32 = -1;
+export const CSEQ_SCANNED: i32 = 1;
+export const CSEQ_UNHANDLED: i32 = 0;
 
 export function headerResultsOffset(): usize {
   return HEADER_RESULTS;
@@ -275,6 +291,7 @@ export function scanHeaders(position: i32, length: i32, wanted: i32): i32 {
           while (valueEnd > i && isSpaceOrTab(byteAt(valueEnd - 1))) valueEnd--;
           store<i32>(slot, i);
           store<i32>(slot + 4, valueEnd);
+          readValueDetails(header, i, valueEnd);
           if (lf + 1 < length && isSpaceOrTab(byteAt(lf + 1))) folded |= 1 << header;
           pos = lf + 1;
           found |= 1 << header;
@@ -290,4 +307,175 @@ export function scanHeaders(position: i32, length: i32, wanted: i32): i32 {
   }
   store<i32>(results + (<usize>HEADER_FOLDED_MASK << 2), folded);
   return -1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the agent reads from the values of every packet, read while the bytes are here: the tag
+// of From and To, the CSeq number and method, whether the Call-ID is ASCII. Same rules as the
+// JavaScript fast paths (src/sip/name-addr-bytes.ts scanTagIn, src/sip/cseq.ts scanCSeqInto),
+// which stay for messages the kernel does not take; the parser's property tests hold both to
+// the general parser's answers.
+
+@inline function setResult(index: i32, value: i32): void {
+  store<i32>(HEADER_RESULTS + (<usize>index << 2), value);
+}
+
+function readValueDetails(header: i32, start: i32, end: i32): void {
+  if (header == FROM) scanTag(FROM_TAG_STATUS, start, end);
+  else if (header == TO) scanTag(TO_TAG_STATUS, start, end);
+  else if (header == CSEQ) scanCSeq(start, end);
+  else if (header == CALL_ID) setResult(CALL_ID_ASCII, isAsciiSpan(start, end) ? 1 : 0);
+}
+
+function isAsciiSpan(start: i32, end: i32): bool {
+  let bits: u32 = 0;
+  for (let i = start; i < end; i++) bits |= byteAt(i);
+  return bits < 0x80;
+}
+
+/** Bytes the fast path leaves to the general parser: controls (tab included), DEL and non-ASCII, backslash, comma. */
+@inline function isUnhandledByte(byte: u32): bool {
+  return byte < 0x20 || byte >= 0x7f || byte == 0x5c || byte == 0x2c;
+}
+
+/** input[start, end), trimmed of spaces, spells "tag" in any case. */
+function isTagKey(start: i32, end: i32): bool {
+  let keyStart = start;
+  let keyEnd = end;
+  while (keyStart < keyEnd && byteAt(keyStart) == 0x20) keyStart++;
+  while (keyEnd > keyStart && byteAt(keyEnd - 1) == 0x20) keyEnd--;
+  return keyEnd - keyStart == 3 && (byteAt(keyStart) | 0x20) == 0x74 && (byteAt(keyStart + 1) | 0x20) == 0x61 && (byteAt(keyStart + 2) | 0x20) == 0x67;
+}
+
+/**
+ * The tag parameter among the ';'-separated parameters in input[start, end): the first one
+ * whose key is "tag". With `check`, a byte the fast path does not handle anywhere in them makes
+ * the answer TAG_UNHANDLED.
+ */
+function scanTagParameters(result: i32, start: i32, end: i32, check: bool): void {
+  let found = false;
+  let partStart = start;
+  while (partStart <= end) {
+    let partEnd = partStart;
+    let inQuotes = false;
+    let eq = -1;
+    while (partEnd < end) {
+      const byte = byteAt(partEnd);
+      if (byte == 0x22) inQuotes = !inQuotes;
+      else if (byte == 0x3b) {
+        if (!inQuotes) break;
+      } else if (byte == 0x3d) {
+        if (eq == -1) eq = partEnd;
+      } else if (check && isUnhandledByte(byte)) {
+        setResult(result, TAG_UNHANDLED);
+        return;
+      }
+      partEnd++;
+    }
+    if (!found && isTagKey(partStart, eq == -1 ? partEnd : eq)) {
+      found = true;
+      let valueStart = eq == -1 ? partEnd : eq + 1;
+      let valueEnd = partEnd;
+      while (valueStart < valueEnd && byteAt(valueStart) == 0x20) valueStart++;
+      while (valueEnd > valueStart && byteAt(valueEnd - 1) == 0x20) valueEnd--;
+      setResult(result + 1, valueStart);
+      setResult(result + 2, valueEnd);
+      if (!check) {
+        setResult(result, TAG_FOUND);
+        return;
+      }
+    }
+    partStart = partEnd + 1;
+  }
+  setResult(result, found ? TAG_FOUND : TAG_ABSENT);
+}
+
+/** The tag of the name-addr in input[start, end) (a From or To value), as scanTagIn. */
+function scanTag(result: i32, start: i32, end: i32): void {
+  if (end <= start) {
+    setResult(result, TAG_UNHANDLED);
+    return;
+  }
+  let semi = -1;
+  let inQuotes = false;
+  for (let i = start; i < end; i++) {
+    const byte = byteAt(i);
+    if (isUnhandledByte(byte)) {
+      setResult(result, TAG_UNHANDLED);
+      return;
+    }
+    if (byte == 0x22) {
+      inQuotes = !inQuotes;
+    } else if (byte == 0x3c) { // '<'
+      if (inQuotes) continue;
+      let gt = i + 1;
+      while (gt < end && byteAt(gt) != 0x3e) gt++;
+      if (gt >= end) setResult(result, TAG_ABSENT);
+      else scanTagParameters(result, gt + 1, end, true);
+      return;
+    } else if (byte == 0x3b && semi == -1) {
+      semi = i;
+    }
+  }
+  // Without <>, everything after the first ';' is a header parameter (RFC 3261 §20.10).
+  if (semi == -1) setResult(result, TAG_ABSENT);
+  else scanTagParameters(result, semi, end, false);
+}
+
+// The methods the parser returns as shared strings (src/sip/methods.ts COMMON_METHODS, same order).
+const COMMON_METHODS: string[] = [
+  'INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'PRACK', 'UPDATE', 'INFO',
+  'SUBSCRIBE', 'NOTIFY', 'REFER', 'MESSAGE', 'PUBLISH',
+];
+
+/** Index of input[start, end) in COMMON_METHODS (exact bytes), or -1. */
+function commonMethodIndex(start: i32, end: i32): i32 {
+  const length = end - start;
+  for (let m = 0; m < COMMON_METHODS.length; m++) {
+    const method = unchecked(COMMON_METHODS[m]);
+    if (method.length != length) continue;
+    let k = 0;
+    while (k < length && byteAt(start + k) == <u32>method.charCodeAt(k)) k++;
+    if (k == length) return m;
+  }
+  return -1;
+}
+
+/** CSeq "<number> <method>" in input[start, end) (a value trimmed of spaces and tabs), as scanCSeqInto. */
+function scanCSeq(start: i32, end: i32): void {
+  let i = start;
+  let number: i64 = 0;
+  while (i < end) {
+    const byte = byteAt(i);
+    if (byte - 0x30 > 9) break;
+    if (i - start < 11) number = number * 10 + <i64>(byte - 0x30); // more digits are invalid anyway
+    i++;
+  }
+  const digits = i - start;
+  const validNumber = digits > 0 && digits <= 10 && number <= 0x7fffffff;
+  const digitsEnd = i;
+  while (i < end && isSpaceOrTab(byteAt(i))) i++;
+  let methodEnd = i;
+  while (methodEnd < end) {
+    const byte = byteAt(methodEnd);
+    if (isSpaceOrTab(byte)) break;
+    if (byte < 0x20 || byte > 0x7e) {
+      setResult(CSEQ_STATUS, CSEQ_UNHANDLED);
+      return;
+    }
+    methodEnd++;
+  }
+  for (let k = methodEnd; k < end; k++) {
+    const byte = byteAt(k);
+    if ((byte < 0x20 && byte != 0x09) || byte > 0x7e) {
+      setResult(CSEQ_STATUS, CSEQ_UNHANDLED);
+      return;
+    }
+  }
+  setResult(CSEQ_STATUS, CSEQ_SCANNED);
+  setResult(CSEQ_STATUS + 1, validNumber ? <i32>number : -1);
+  const hasMethod = digits > 0 && i > digitsEnd && methodEnd > i;
+  setResult(CSEQ_STATUS + 2, hasMethod ? i : -1);
+  setResult(CSEQ_STATUS + 3, hasMethod ? methodEnd : -1);
+  setResult(CSEQ_STATUS + 4, hasMethod ? commonMethodIndex(i, methodEnd) : -1);
 }

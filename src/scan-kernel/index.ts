@@ -4,6 +4,12 @@
 // no Buffer ever points into the kernel's memory and the next call may reuse it.
 import { readFileSync } from 'node:fs';
 
+// Header numbers as the kernel and src/sip/known-headers.ts number them.
+const CALL_ID = 0;
+const CSEQ = 1;
+const FROM = 2;
+const TO = 3;
+
 interface KernelExports {
   memory: WebAssembly.Memory;
   CAPACITY: WebAssembly.Global;
@@ -12,8 +18,49 @@ interface KernelExports {
   outputOffset(): number;
   unescapeJsonString(from: number, end: number): number;
   headerResultsOffset(): number;
-  HEADER_FOLDED_MASK: WebAssembly.Global;
   scanHeaders(position: number, length: number, wanted: number): number;
+}
+
+// Where scanHeaders leaves its results (i32 indexes into the results area): the value spans at
+// header * 2, then these, as assembly/scan-kernel.ts lays them out. Read from the module's own
+// exports at load, so a rebuilt kernel with another layout cannot be misread.
+const RESULT_INDEXES = ['HEADER_FOLDED_MASK', 'FROM_TAG_STATUS', 'TO_TAG_STATUS', 'CSEQ_STATUS', 'CALL_ID_ASCII'] as const;
+type ResultIndexName = (typeof RESULT_INDEXES)[number];
+
+/** A tag status left by the kernel (the same values as name-addr-bytes.ts's TAG_*). */
+export const TAG_FOUND = 1;
+export const TAG_ABSENT = 0;
+export const TAG_UNHANDLED = -1;
+/** CSeq status: read by the kernel, or to be read by the JavaScript fallback. */
+export const CSEQ_SCANNED = 1;
+export const CSEQ_UNHANDLED = 0;
+/** A status for a header value the kernel has not read (the header was found some other way). */
+export const NOT_SCANNED = -2;
+
+/**
+ * Where scanHeaderLines writes what it found; offsets are into the scanned buffer. The value
+ * details are written only for the headers it records, and stay NOT_SCANNED otherwise.
+ */
+export interface KnownHeaderScan {
+  /** Value start and end per header (at header * 2), -1 when not found yet. */
+  readonly spans: number[];
+  /** Bit per header whose first line is followed by a line starting with whitespace. */
+  foldedMask: number;
+  /** Tag of From: TAG_FOUND (its value at [fromTagStart, fromTagEnd)), TAG_ABSENT, TAG_UNHANDLED. */
+  fromTagStatus: number;
+  fromTagStart: number;
+  fromTagEnd: number;
+  toTagStatus: number;
+  toTagStart: number;
+  toTagEnd: number;
+  /** CSEQ_SCANNED, then the number (-1: none valid), the method span (-1: none) and its index in COMMON_METHODS (-1: not common). */
+  cseqStatus: number;
+  cseqNumber: number;
+  cseqMethodStart: number;
+  cseqMethodEnd: number;
+  cseqMethodIndex: number;
+  /** 1 when the Call-ID value is all ASCII, 0 when not. */
+  callIdAscii: number;
 }
 
 function isKernelExports(exports: WebAssembly.Exports): exports is WebAssembly.Exports & KernelExports {
@@ -25,8 +72,8 @@ function isKernelExports(exports: WebAssembly.Exports): exports is WebAssembly.E
     typeof exports.outputOffset === 'function' &&
     typeof exports.unescapeJsonString === 'function' &&
     typeof exports.headerResultsOffset === 'function' &&
-    exports.HEADER_FOLDED_MASK instanceof WebAssembly.Global &&
-    typeof exports.scanHeaders === 'function'
+    typeof exports.scanHeaders === 'function' &&
+    RESULT_INDEXES.every((name) => exports[name] instanceof WebAssembly.Global)
   );
 }
 
@@ -53,8 +100,10 @@ export class ScanKernel {
   private readonly output: number;
   private readonly headerResults: Int32Array;
   private readonly foldedMaskIndex: number;
-  /** Set by scanHeaderLines: bit per header it wrote whose line is followed by one starting with whitespace. */
-  foldedMask = 0;
+  private readonly fromTagIndex: number;
+  private readonly toTagIndex: number;
+  private readonly cseqIndex: number;
+  private readonly callIdAsciiIndex: number;
 
   constructor(module: WebAssembly.Module) {
     const exports = new WebAssembly.Instance(module, {}).exports;
@@ -65,8 +114,17 @@ export class ScanKernel {
     this.bytes = new Uint8Array(exports.memory.buffer);
     this.input = exports.inputOffset();
     this.output = exports.outputOffset();
-    this.headerResults = new Int32Array(exports.memory.buffer, exports.headerResultsOffset(), 16);
-    this.foldedMaskIndex = Number(exports.HEADER_FOLDED_MASK.value);
+    this.headerResults = new Int32Array(exports.memory.buffer, exports.headerResultsOffset(), 32);
+    const index = (name: ResultIndexName): number => {
+      const value: unknown = (exports[name] as WebAssembly.Global).value;
+      if (typeof value !== 'number' || value < 12 || value > 31) throw new Error(`scan-kernel.wasm: result index ${name} is out of range`);
+      return value;
+    };
+    this.foldedMaskIndex = index('HEADER_FOLDED_MASK');
+    this.fromTagIndex = index('FROM_TAG_STATUS');
+    this.toTagIndex = index('TO_TAG_STATUS');
+    this.cseqIndex = index('CSEQ_STATUS');
+    this.callIdAsciiIndex = index('CALL_ID_ASCII');
   }
 
   /**
@@ -88,19 +146,18 @@ export class ScanKernel {
   /**
    * Scans the SIP header lines of bytes[position, limit) (position: the start of a header line;
    * the message starts at `from` <= position) until every header in `wanted` (bit per header)
-   * has been seen, or the header section ends. The value span of the first Call-ID, CSeq,
-   * From, To and P-Asserted-Identity line seen is written into `spans` (start and end at
-   * header * 2) where `spans` has none yet (-1), and foldedMask tells which of those lines are
-   * followed by one starting with whitespace. Returns where the next line starts when every
-   * wanted header was seen, -1 when the header section ended, TOO_LONG (touching nothing) when
-   * the message is longer than the kernel's capacity.
+   * has been seen, or the header section ends. The first Call-ID, CSeq, From, To and
+   * P-Asserted-Identity lines seen are recorded in `into` where it has none yet, with what the
+   * kernel read from their values. Returns where the next line starts when every wanted header
+   * was seen, -1 when the header section ended, TOO_LONG (touching nothing) when the message is
+   * longer than the kernel's capacity.
    */
-  scanHeaderLines(bytes: Buffer, from: number, position: number, limit: number, wanted: number, spans: number[]): number {
+  scanHeaderLines(bytes: Buffer, from: number, position: number, limit: number, wanted: number, into: KnownHeaderScan): number {
     const base = this.load(bytes, from, limit);
     if (base < 0) return TOO_LONG;
     const next = this.exports.scanHeaders(position - base, limit - base, wanted);
     const results = this.headerResults;
-    const folded = results[this.foldedMaskIndex];
+    const spans = into.spans;
     let taken = 0;
     for (let header = 0; header < 6; header++) {
       const slot = header * 2;
@@ -110,7 +167,29 @@ export class ScanKernel {
       spans[slot + 1] = results[slot + 1] + base;
       taken |= 1 << header;
     }
-    this.foldedMask = folded & taken;
+    into.foldedMask |= results[this.foldedMaskIndex] & taken;
+    if ((taken & (1 << CALL_ID)) !== 0) into.callIdAscii = results[this.callIdAsciiIndex];
+    if ((taken & (1 << FROM)) !== 0) {
+      const at = this.fromTagIndex;
+      into.fromTagStatus = results[at];
+      into.fromTagStart = results[at + 1] + base;
+      into.fromTagEnd = results[at + 2] + base;
+    }
+    if ((taken & (1 << TO)) !== 0) {
+      const at = this.toTagIndex;
+      into.toTagStatus = results[at];
+      into.toTagStart = results[at + 1] + base;
+      into.toTagEnd = results[at + 2] + base;
+    }
+    if ((taken & (1 << CSEQ)) !== 0) {
+      const at = this.cseqIndex;
+      into.cseqStatus = results[at];
+      into.cseqNumber = results[at + 1];
+      const methodStart = results[at + 2];
+      into.cseqMethodStart = methodStart === -1 ? -1 : methodStart + base;
+      into.cseqMethodEnd = methodStart === -1 ? -1 : results[at + 3] + base;
+      into.cseqMethodIndex = results[at + 4];
+    }
     return next === -1 ? -1 : next + base;
   }
 

@@ -9,7 +9,7 @@
 // if P-Asserted-Identity or the folding of the whole section is asked for.
 import { CR, LF, contentEndOf, lineFeedFrom } from './bytes.ts';
 import { scanLayout } from './header-table.ts';
-import { TOO_LONG, sharedScanKernel } from '../scan-kernel/index.ts';
+import { NOT_SCANNED, TOO_LONG, sharedScanKernel, type KnownHeaderScan } from '../scan-kernel/index.ts';
 
 const kernel = sharedScanKernel();
 
@@ -60,8 +60,12 @@ function restEquals(payload: Buffer, start: number, name: string): boolean {
   return true;
 }
 
-/** Start line bounds and the value span of the first header of each known name. */
-export class KnownHeaders {
+/**
+ * Start line bounds, the value span of the first header of each known name and, for the headers
+ * the kernel recorded, what it read from their values (NOT_SCANNED otherwise: the message's
+ * JavaScript fast paths read them then).
+ */
+export class KnownHeaders implements KnownHeaderScan {
   /** The buffer holding the SIP message, which spans [payloadStart, limit) of it. */
   readonly payload: Buffer;
   readonly payloadStart: number;
@@ -76,6 +80,18 @@ export class KnownHeaders {
   // Value start and end (exclusive) per scanned header, -1 when absent; index = header * 2 (Via's
   // slot stays empty).
   readonly spans: number[] = [-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1];
+  fromTagStatus = NOT_SCANNED;
+  fromTagStart = -1;
+  fromTagEnd = -1;
+  toTagStatus = NOT_SCANNED;
+  toTagStart = -1;
+  toTagEnd = -1;
+  cseqStatus = NOT_SCANNED;
+  cseqNumber = -1;
+  cseqMethodStart = -1;
+  cseqMethodEnd = -1;
+  cseqMethodIndex = -1;
+  callIdAscii = NOT_SCANNED;
 
   constructor(payload: Buffer, payloadStart: number, limit: number) {
     this.payload = payload;
@@ -125,13 +141,9 @@ const WHOLE_SECTION = 1 << VIA;
 
 /** Scans on from known.position until the headers in `wanted` have been found, or the section ends. */
 function scanFor(known: KnownHeaders, wanted: number): void {
-  const next = kernel.scanHeaderLines(known.payload, known.payloadStart, known.position, known.limit, wanted, known.spans);
-  if (next === TOO_LONG) {
-    fillFromTable(known);
-    return;
-  }
-  known.foldedMask |= kernel.foldedMask;
-  known.position = next;
+  const next = kernel.scanHeaderLines(known.payload, known.payloadStart, known.position, known.limit, wanted, known);
+  if (next === TOO_LONG) fillFromTable(known);
+  else known.position = next;
 }
 
 /** Where the start line begins: stream keep-alives and stray blank lines may precede it (RFC 3261 §7.5). */

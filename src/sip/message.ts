@@ -11,6 +11,8 @@ import { TAG_ABSENT, TAG_FOUND, scanNameAddrIn, scanTagIn, tagSpan } from './nam
 import { viaBranch } from './via.ts';
 import { parseCSeq, scanCSeqInto, scannedCSeq } from './cseq.ts';
 import { asciiText, equalsIgnoringCase, isAsciiSpan, utf8Text } from './bytes.ts';
+import { COMMON_METHODS } from './methods.ts';
+import { CSEQ_SCANNED, NOT_SCANNED } from '../scan-kernel/index.ts';
 
 /** Joins folded lines: each line break plus the whitespace around it becomes one space. */
 function unfold(text: string): string {
@@ -100,7 +102,17 @@ export class CapturedSipMessage implements SipMessage {
 
   get callId(): string | null {
     if (this.cachedCallId === undefined) {
-      const text = this.knownText(CALL_ID);
+      const known = this.known;
+      let text: string | null;
+      if (known.callIdAscii === 1 && !known.isFolded(CALL_ID)) {
+        // The kernel found it all ASCII: a slice of the header text, with no check of its own.
+        const start = known.valueStart(CALL_ID);
+        const end = known.valueEnd(CALL_ID);
+        const base = known.startLineStart;
+        text = this.headerSource(end).slice(start - base, end - base);
+      } else {
+        text = this.knownText(CALL_ID);
+      }
       this.cachedCallId = text === null || text.length === 0 ? null : text;
     }
     return this.cachedCallId;
@@ -223,7 +235,15 @@ export class CapturedSipMessage implements SipMessage {
     this.cseqRead = true;
     const known = this.known;
     const start = known.isFolded(CSEQ) ? -1 : known.valueStart(CSEQ);
-    if (start !== -1 && scanCSeqInto(this.bytes, start, known.valueEnd(CSEQ))) {
+    if (start !== -1 && known.cseqStatus === CSEQ_SCANNED) {
+      this.cachedCseqNumber = known.cseqNumber === -1 ? null : known.cseqNumber;
+      const methodStart = known.cseqMethodStart;
+      if (methodStart === -1) this.cachedCseqMethod = null;
+      else if (known.cseqMethodIndex !== -1) this.cachedCseqMethod = COMMON_METHODS[known.cseqMethodIndex];
+      else this.cachedCseqMethod = asciiText(this.bytes, methodStart, known.cseqMethodEnd);
+      return;
+    }
+    if (start !== -1 && known.cseqStatus === NOT_SCANNED && scanCSeqInto(this.bytes, start, known.valueEnd(CSEQ))) {
       this.cachedCseqNumber = scannedCSeq.number;
       this.cachedCseqMethod = scannedCSeq.method;
       return;
@@ -255,12 +275,20 @@ export class CapturedSipMessage implements SipMessage {
       const start = known.valueStart(header);
       if (start === -1) return null;
       const end = known.valueEnd(header);
-      const status = scanTagIn(this.bytes, start, end);
+      // What the kernel read from the value when it recorded it, else the same read in JavaScript.
+      let status = header === FROM ? known.fromTagStatus : known.toTagStatus;
+      let tagStart = header === FROM ? known.fromTagStart : known.toTagStart;
+      let tagEnd = header === FROM ? known.fromTagEnd : known.toTagEnd;
+      if (status === NOT_SCANNED) {
+        status = scanTagIn(this.bytes, start, end);
+        tagStart = tagSpan.start;
+        tagEnd = tagSpan.end;
+      }
       if (status === TAG_ABSENT) return null;
       if (status === TAG_FOUND) {
         // Only printable ASCII is accepted, so a slice of the latin1 header text is exact.
         const base = this.known.startLineStart;
-        return this.headerSource(end).slice(tagSpan.start - base, tagSpan.end - base);
+        return this.headerSource(end).slice(tagStart - base, tagEnd - base);
       }
     }
     const nameAddr = header === FROM ? this.from : this.to;

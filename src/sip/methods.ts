@@ -2,7 +2,8 @@
 // common case allocates no string at all.
 import { asciiText, equalsExactly } from './bytes.ts';
 
-const COMMON_METHODS: readonly string[] = [
+/** The common methods; the scan kernel (assembly/scan-kernel.ts) numbers them in this order. */
+export const COMMON_METHODS: readonly string[] = [
   'INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'PRACK', 'UPDATE', 'INFO',
   'SUBSCRIBE', 'NOTIFY', 'REFER', 'MESSAGE', 'PUBLISH',
 ];

@@ -3,7 +3,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { loadScanKernel } from '../../src/scan-kernel/index.ts';
+import { CSEQ_SCANNED, CSEQ_UNHANDLED, NOT_SCANNED, TAG_ABSENT, TAG_FOUND, TAG_UNHANDLED, loadScanKernel } from '../../src/scan-kernel/index.ts';
+import * as nameAddrBytes from '../../src/sip/name-addr-bytes.ts';
+import { CALL_ID, CSEQ, FROM, P_ASSERTED_IDENTITY, TO } from '../../src/sip/known-headers.ts';
+import { readFileSync } from 'node:fs';
 
 const kernel = loadScanKernel();
 const RUNS = { numRuns: 4000, seed: 20261203 };
@@ -125,5 +128,31 @@ describe('scan kernel: JSON string bodies', () => {
     const first = kernel.unescapeJsonString(Buffer.from('first line\\r\\n"'), 0, 15);
     kernel.unescapeJsonString(Buffer.from('SECOND LINE, LONGER\\r\\n"'), 0, 24);
     assert.equal(first?.text.toString('latin1'), 'first line\r\n');
+  });
+});
+
+describe('scan kernel: numbering shared with the JavaScript side', () => {
+  const module = new WebAssembly.Module(readFileSync(new URL('../../src/scan-kernel/scan-kernel.wasm', import.meta.url)));
+  const exports = new WebAssembly.Instance(module, {}).exports;
+  const constant = (name: string): unknown => (exports[name] as WebAssembly.Global).value;
+
+  test('tag and CSeq statuses are the ones the parser compares with', () => {
+    assert.deepEqual([constant('TAG_FOUND'), constant('TAG_ABSENT'), constant('TAG_UNHANDLED')], [TAG_FOUND, TAG_ABSENT, TAG_UNHANDLED]);
+    assert.deepEqual([TAG_FOUND, TAG_ABSENT, TAG_UNHANDLED], [nameAddrBytes.TAG_FOUND, nameAddrBytes.TAG_ABSENT, nameAddrBytes.TAG_UNHANDLED]);
+    assert.deepEqual([constant('CSEQ_SCANNED'), constant('CSEQ_UNHANDLED')], [CSEQ_SCANNED, CSEQ_UNHANDLED]);
+    assert.ok(![TAG_FOUND, TAG_ABSENT, TAG_UNHANDLED, CSEQ_SCANNED, CSEQ_UNHANDLED].includes(NOT_SCANNED));
+  });
+
+  test('headers are numbered as known-headers.ts numbers them', () => {
+    // The kernel records Call-ID in slot 0, CSeq in 1, From in 2, To in 3, P-Asserted-Identity in 5.
+    assert.deepEqual([CALL_ID, CSEQ, FROM, TO, P_ASSERTED_IDENTITY], [0, 1, 2, 3, 5]);
+    const message = Buffer.from('X sip:a SIP/2.0\r\nP-Asserted-Identity: p\r\nTo: t\r\nFrom: f\r\nCSeq: 1 X\r\nCall-ID: c\r\n\r\n');
+    const kernel = loadScanKernel();
+    const scan = { spans: Array<number>(12).fill(-1), foldedMask: 0, fromTagStatus: NOT_SCANNED, fromTagStart: -1, fromTagEnd: -1, toTagStatus: NOT_SCANNED, toTagStart: -1, toTagEnd: -1, cseqStatus: NOT_SCANNED, cseqNumber: -1, cseqMethodStart: -1, cseqMethodEnd: -1, cseqMethodIndex: -1, callIdAscii: NOT_SCANNED };
+    // All five wanted: the scan stops at the line after the last of them (here the blank line).
+    assert.equal(kernel.scanHeaderLines(message, 0, message.indexOf('\n') + 1, message.length, 0b101111, scan), message.length - 2);
+    const value = (header: number): string => message.toString('latin1', scan.spans[header * 2], scan.spans[header * 2 + 1]);
+    assert.deepEqual([value(CALL_ID), value(CSEQ), value(FROM), value(TO), value(P_ASSERTED_IDENTITY)], ['c', '1 X', 'f', 't', 'p']);
+    assert.deepEqual([scan.cseqNumber, scan.cseqMethodIndex, scan.fromTagStatus, scan.toTagStatus, scan.callIdAscii], [1, -1, TAG_ABSENT, TAG_ABSENT, 1]);
   });
 });

@@ -12,7 +12,7 @@ import { parseCSeq, scanCSeq } from '../../src/sip/cseq.ts';
 import { parseStartLine, scanStartLine } from '../../src/sip/start-line.ts';
 import { CALL_ID, CSEQ, FROM, P_ASSERTED_IDENTITY, TO, scanKnownHeaders, type ScannedHeader } from '../../src/sip/known-headers.ts';
 import { scanLayout } from '../../src/sip/header-table.ts';
-import { methodText } from '../../src/sip/methods.ts';
+import { COMMON_METHODS, methodText } from '../../src/sip/methods.ts';
 import { parseSip } from '../../src/sip/index.ts';
 
 const RUNS = { numRuns: 3000, seed: 20261202 };
@@ -188,6 +188,46 @@ describe('SIP fast paths agree with the text parsers', () => {
         const { start, end } = trimmedBounds(bytes);
         const fast = scanCSeq(bytes, start, end);
         if (fast !== null) assert.deepEqual(fast, parseCSeq(bytes.toString('utf8', start, end)), JSON.stringify(value));
+      }),
+      RUNS,
+    );
+  });
+
+  test('CSeq as parseSip reads it (in the scan kernel) equals parseCSeq of the header text', () => {
+    // Ten digits at most, whatever their value: '00000000001' is not a valid number.
+    const digits = fc.constantFrom('', '0', '1', '42', '2147483647', '2147483648', '99999999999', '007', '0000000001', '00000000001', '000000000000000000001');
+    const cseq = fc.tuple(digits, text).map(([n, rest]) => `${n}${rest}`);
+    fc.assert(
+      fc.property(cseq, fc.constantFrom('CSeq', 'cseq', 'CSEQ'), (value, name) => {
+        const result = parseSip(Buffer.from(`OPTIONS sip:a@b SIP/2.0\r\nCall-ID: x\r\n${name}: ${value}\r\n\r\n`, 'utf8'));
+        if (!result.ok) return;
+        const m = result.message;
+        const headerText = m.header('CSeq');
+        const expected = headerText === null ? { number: null, method: null } : parseCSeq(headerText);
+        assert.deepEqual([m.cseqNumber, m.cseqMethod], [expected.number, expected.method], JSON.stringify(value));
+      }),
+      RUNS,
+    );
+  });
+
+  test('every common method comes back from CSeq as the shared string', () => {
+    for (const method of COMMON_METHODS) {
+      for (const spelled of [method, method.toLowerCase(), `${method}X`]) {
+        const result = parseSip(Buffer.from(`ACK sip:a@b SIP/2.0\r\nCSeq: 12 ${spelled}\r\nCall-ID: c\r\nFrom: <sip:a@b>\r\nTo: <sip:c@d>\r\n\r\n`));
+        assert.ok(result.ok);
+        assert.equal(result.message.cseqMethod, spelled);
+        assert.equal(result.message.cseqNumber, 12);
+      }
+    }
+  });
+
+  test('Call-ID as parseSip reads it equals the header text, whatever its bytes', () => {
+    fc.assert(
+      fc.property(text, fc.constantFrom('Call-ID', 'i', 'call-id'), (value, name) => {
+        const result = parseSip(Buffer.from(`BYE sip:a@b SIP/2.0\r\n${name}: ${value}\r\nCSeq: 1 BYE\r\n\r\n`, 'utf8'));
+        if (!result.ok) return;
+        const headerText = result.message.header('Call-ID');
+        assert.equal(result.message.callId, headerText === '' ? null : headerText, JSON.stringify(value));
       }),
       RUNS,
     );
