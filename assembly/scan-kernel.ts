@@ -128,7 +128,7 @@ const P_ASSERTED_IDENTITY: i32 = 5;
  *  absent), the folded mask (bit per header whose first line is followed by a line starting
  *  with whitespace), then what was read from the values of the lines recorded by this call
  *  (see readValueDetails); offsets are into the input region. */
-const HEADER_RESULTS: usize = memory.data(32 * 4, 16);
+const HEADER_RESULTS: usize = memory.data(48 * 4, 16);
 export const HEADER_FOLDED_MASK: i32 = 12;
 /** Tag of From: TAG_FOUND, TAG_ABSENT or TAG_UNHANDLED, then the value's start and end. */
 export const FROM_TAG_STATUS: i32 = 13;
@@ -139,6 +139,10 @@ export const TO_TAG_STATUS: i32 = 16;
 export const CSEQ_STATUS: i32 = 19;
 /** 1 when every byte of the Call-ID value is ASCII, else 0. */
 export const CALL_ID_ASCII: i32 = 24;
+/** scanMessage's start line: 1 when read, then request (1) or response (0), the method's start,
+ *  end and index in COMMON_METHODS, the Request-URI's start and end, the status code, where the
+ *  line's content ends and its LF (both the limit when it has none). */
+export const START_LINE_READ: i32 = 25;
 
 export const TAG_FOUND: i32 = 1;
 export const TAG_ABSENT: i32 = 0;
@@ -478,4 +482,133 @@ function scanCSeq(start: i32, end: i32): void {
   setResult(CSEQ_STATUS + 2, hasMethod ? i : -1);
   setResult(CSEQ_STATUS + 3, hasMethod ? methodEnd : -1);
   setResult(CSEQ_STATUS + 4, hasMethod ? commonMethodIndex(i, methodEnd) : -1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The start line, read before the header lines in the same call: "METHOD URI SIP/x.y" and
+// "SIP/x.y CODE[ reason]" with single spaces. Anything else, valid or not, is left to the text
+// parser (src/sip/start-line.ts parseStartLine), which decides and words the rejection. Same
+// rules as scanStartLineAt there.
+
+@inline function isDigit(byte: u32): bool {
+  return byte - 0x30 <= 9;
+}
+
+/** Bytes the text parser rejects in a start line: controls but tab, and DEL. */
+@inline function isControlByte(byte: u32): bool {
+  return (byte < 0x20 && byte != 0x09) || byte == 0x7f;
+}
+
+/** Offset just past "SIP/" DIGITS "." DIGITS at `from` (ASCII case-insensitive), or -1. */
+function sipVersionEnd(from: i32, end: i32): i32 {
+  if (from + 7 > end) return -1;
+  if ((byteAt(from) | 0x20) != 0x73 || (byteAt(from + 1) | 0x20) != 0x69 || (byteAt(from + 2) | 0x20) != 0x70) return -1;
+  if (byteAt(from + 3) != 0x2f) return -1;
+  let i = from + 4;
+  const major = i;
+  while (i < end && isDigit(byteAt(i))) i++;
+  if (i == major || i >= end || byteAt(i) != 0x2e) return -1;
+  i++;
+  const minor = i;
+  while (i < end && isDigit(byteAt(i))) i++;
+  return i == minor ? -1 : i;
+}
+
+/**
+ * Notes where the line ends when the scan meets the byte at `at` (or the limit): an LF, or a CR
+ * right before an LF or the limit, ends it; any other byte means the line is not one taken here.
+ */
+function endLineAt(at: i32, limit: i32): bool {
+  const result = START_LINE_READ + 8;
+  if (at >= limit) {
+    setResult(result, limit);
+    setResult(result + 1, limit);
+    return true;
+  }
+  const byte = byteAt(at);
+  if (byte == 0x0a) {
+    setResult(result, at);
+    setResult(result + 1, at);
+    return true;
+  }
+  if (byte != 0x0d) return false;
+  if (at + 1 == limit) {
+    setResult(result, at);
+    setResult(result + 1, limit);
+    return true;
+  }
+  if (byteAt(at + 1) != 0x0a) return false;
+  setResult(result, at);
+  setResult(result + 1, at + 1);
+  return true;
+}
+
+function setStartLine(isRequest: bool, methodStart: i32, methodEnd: i32, uriStart: i32, uriEnd: i32, statusCode: i32): void {
+  setResult(START_LINE_READ, 1);
+  setResult(START_LINE_READ + 1, isRequest ? 1 : 0);
+  setResult(START_LINE_READ + 2, methodStart);
+  setResult(START_LINE_READ + 3, methodEnd);
+  setResult(START_LINE_READ + 4, isRequest ? commonMethodIndex(methodStart, methodEnd) : -1);
+  setResult(START_LINE_READ + 5, uriStart);
+  setResult(START_LINE_READ + 6, uriEnd);
+  setResult(START_LINE_READ + 7, statusCode);
+}
+
+function scanStartLine(start: i32, limit: i32): bool {
+  const versionEnd = sipVersionEnd(start, limit);
+  if (versionEnd != -1) {
+    if (versionEnd + 4 > limit || byteAt(versionEnd) != 0x20) return false;
+    const c0 = <i32>byteAt(versionEnd + 1) - 0x30;
+    const c1 = <i32>byteAt(versionEnd + 2) - 0x30;
+    const c2 = <i32>byteAt(versionEnd + 3) - 0x30;
+    if (c0 < 1 || c0 > 6 || c1 < 0 || c1 > 9 || c2 < 0 || c2 > 9) return false;
+    const after = versionEnd + 4;
+    if (after < limit) {
+      const byte = byteAt(after);
+      if (byte != 0x20 && byte != 0x09 && byte != 0x0a && byte != 0x0d) return false;
+    }
+    // The reason phrase: its first control byte ends the line or rejects it.
+    let i = after;
+    while (i < limit && !isControlByte(byteAt(i))) i++;
+    if (!endLineAt(i, limit)) return false;
+    setStartLine(false, -1, -1, -1, -1, c0 * 100 + c1 * 10 + c2);
+    return true;
+  }
+  // Token, version and separator bytes are never control bytes; only the URI needs checking.
+  let i = start;
+  while (i < limit && isTokenByte(byteAt(i))) i++;
+  const methodEnd = i;
+  if (methodEnd == start || i >= limit || byteAt(i) != 0x20) return false;
+  const uriStart = i + 1;
+  let colon = false;
+  for (i = uriStart; i < limit; i++) {
+    const byte = byteAt(i);
+    if (isSpaceOrTab(byte)) break;
+    if (isControlByte(byte)) return false;
+    if (byte == 0x3a) colon = true;
+  }
+  const uriEnd = i;
+  if (!colon || i >= limit || byteAt(i) != 0x20) return false;
+  const versionAt = sipVersionEnd(i + 1, limit);
+  if (versionAt == -1) return false;
+  // The version must end the line: only a terminator (or the limit) may follow it.
+  if (versionAt < limit && byteAt(versionAt) != 0x0a && byteAt(versionAt) != 0x0d) return false;
+  if (!endLineAt(versionAt, limit)) return false;
+  setStartLine(true, start, methodEnd, uriStart, uriEnd, -1);
+  return true;
+}
+
+/**
+ * The start line at input[start] and then, when it is one read here, the header lines after it
+ * as scanHeaders(wanted) reads them. Returns scanHeaders's answer, or -1 with START_LINE_READ
+ * at 0 when the start line is left to the text parser (nothing else is read then).
+ */
+export function scanMessage(start: i32, length: i32, wanted: i32): i32 {
+  if (length > CAPACITY) length = CAPACITY;
+  if (!scanStartLine(start, length)) {
+    setResult(START_LINE_READ, 0);
+    return -1;
+  }
+  const lineFeed = load<i32>(HEADER_RESULTS + (<usize>(START_LINE_READ + 9) << 2));
+  return scanHeaders(lineFeed + 1, length, wanted);
 }

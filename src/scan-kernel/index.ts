@@ -19,13 +19,16 @@ interface KernelExports {
   unescapeJsonString(from: number, end: number): number;
   headerResultsOffset(): number;
   scanHeaders(position: number, length: number, wanted: number): number;
+  scanMessage(start: number, length: number, wanted: number): number;
 }
 
 // Where scanHeaders leaves its results (i32 indexes into the results area): the value spans at
 // header * 2, then these, as assembly/scan-kernel.ts lays them out. Read from the module's own
 // exports at load, so a rebuilt kernel with another layout cannot be misread.
-const RESULT_INDEXES = ['HEADER_FOLDED_MASK', 'FROM_TAG_STATUS', 'TO_TAG_STATUS', 'CSEQ_STATUS', 'CALL_ID_ASCII'] as const;
+const RESULT_INDEXES = ['HEADER_FOLDED_MASK', 'FROM_TAG_STATUS', 'TO_TAG_STATUS', 'CSEQ_STATUS', 'CALL_ID_ASCII', 'START_LINE_READ'] as const;
 type ResultIndexName = (typeof RESULT_INDEXES)[number];
+/** Size of the results area, in i32s (assembly/scan-kernel.ts HEADER_RESULTS). */
+const RESULT_SLOTS = 48;
 
 /** A tag status left by the kernel (the same values as name-addr-bytes.ts's TAG_*). */
 export const TAG_FOUND = 1;
@@ -73,6 +76,7 @@ function isKernelExports(exports: WebAssembly.Exports): exports is WebAssembly.E
     typeof exports.unescapeJsonString === 'function' &&
     typeof exports.headerResultsOffset === 'function' &&
     typeof exports.scanHeaders === 'function' &&
+    typeof exports.scanMessage === 'function' &&
     RESULT_INDEXES.every((name) => exports[name] instanceof WebAssembly.Global)
   );
 }
@@ -85,8 +89,27 @@ export interface JsonStringText {
   closingQuote: number;
 }
 
-/** What scanHeaderLines returns for a message longer than the kernel's capacity. */
+/** What scanHeaderLines and scanMessage return for a message longer than the kernel's capacity. */
 export const TOO_LONG = -2;
+/** What scanMessage returns when the start line is not one the kernel reads (the text parser decides). */
+export const START_LINE_UNREAD = -3;
+
+/** Where scanMessage writes the start line it read; offsets are into the scanned buffer. */
+export interface StartLineScan {
+  isRequest: boolean;
+  /** Method span and its index in COMMON_METHODS (-1: not common); -1 for a response. */
+  methodStart: number;
+  methodEnd: number;
+  methodIndex: number;
+  /** Request-URI span; -1 for a response. */
+  uriStart: number;
+  uriEnd: number;
+  /** Status code; -1 for a request. */
+  statusCode: number;
+  /** Where the line's content ends (terminator excluded) and its LF (the limit when it has none). */
+  lineEnd: number;
+  lineFeed: number;
+}
 
 export class ScanKernel {
   /** The largest span one call can scan. */
@@ -104,6 +127,7 @@ export class ScanKernel {
   private readonly toTagIndex: number;
   private readonly cseqIndex: number;
   private readonly callIdAsciiIndex: number;
+  private readonly startLineIndex: number;
 
   constructor(module: WebAssembly.Module) {
     const exports = new WebAssembly.Instance(module, {}).exports;
@@ -114,10 +138,10 @@ export class ScanKernel {
     this.bytes = new Uint8Array(exports.memory.buffer);
     this.input = exports.inputOffset();
     this.output = exports.outputOffset();
-    this.headerResults = new Int32Array(exports.memory.buffer, exports.headerResultsOffset(), 32);
+    this.headerResults = new Int32Array(exports.memory.buffer, exports.headerResultsOffset(), RESULT_SLOTS);
     const index = (name: ResultIndexName): number => {
       const value: unknown = (exports[name] as WebAssembly.Global).value;
-      if (typeof value !== 'number' || value < 12 || value > 31) throw new Error(`scan-kernel.wasm: result index ${name} is out of range`);
+      if (typeof value !== 'number' || value < 12 || value >= RESULT_SLOTS - 9) throw new Error(`scan-kernel.wasm: result index ${name} is out of range`);
       return value;
     };
     this.foldedMaskIndex = index('HEADER_FOLDED_MASK');
@@ -125,6 +149,7 @@ export class ScanKernel {
     this.toTagIndex = index('TO_TAG_STATUS');
     this.cseqIndex = index('CSEQ_STATUS');
     this.callIdAsciiIndex = index('CALL_ID_ASCII');
+    this.startLineIndex = index('START_LINE_READ');
   }
 
   /**
@@ -155,7 +180,36 @@ export class ScanKernel {
   scanHeaderLines(bytes: Buffer, from: number, position: number, limit: number, wanted: number, into: KnownHeaderScan): number {
     const base = this.load(bytes, from, limit);
     if (base < 0) return TOO_LONG;
-    const next = this.exports.scanHeaders(position - base, limit - base, wanted);
+    return this.readHeaderResults(this.exports.scanHeaders(position - base, limit - base, wanted), base, into);
+  }
+
+  /**
+   * The start line at bytes[start] and, when the kernel reads it, the header lines after it as
+   * scanHeaderLines(wanted) reads them, in one call. Returns scanHeaderLines's answer, TOO_LONG,
+   * or START_LINE_UNREAD (nothing written) when the start line is left to the text parser.
+   */
+  scanMessage(bytes: Buffer, from: number, start: number, limit: number, wanted: number, into: KnownHeaderScan, line: StartLineScan): number {
+    const base = this.load(bytes, from, limit);
+    if (base < 0) return TOO_LONG;
+    const next = this.exports.scanMessage(start - base, limit - base, wanted);
+    const results = this.headerResults;
+    const at = this.startLineIndex;
+    if (results[at] !== 1) return START_LINE_UNREAD;
+    const isRequest = results[at + 1] === 1;
+    line.isRequest = isRequest;
+    line.methodStart = isRequest ? results[at + 2] + base : -1;
+    line.methodEnd = isRequest ? results[at + 3] + base : -1;
+    line.methodIndex = results[at + 4];
+    line.uriStart = isRequest ? results[at + 5] + base : -1;
+    line.uriEnd = isRequest ? results[at + 6] + base : -1;
+    line.statusCode = results[at + 7];
+    line.lineEnd = results[at + 8] + base;
+    line.lineFeed = results[at + 9] + base;
+    return this.readHeaderResults(next, base, into);
+  }
+
+  /** Copies what scanHeaders left into `into` (see scanHeaderLines); returns `next` as an offset into the buffer. */
+  private readHeaderResults(next: number, base: number, into: KnownHeaderScan): number {
     const results = this.headerResults;
     const spans = into.spans;
     let taken = 0;

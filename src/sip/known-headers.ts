@@ -9,7 +9,8 @@
 // if P-Asserted-Identity or the folding of the whole section is asked for.
 import { CR, LF, contentEndOf, lineFeedFrom } from './bytes.ts';
 import { scanLayout } from './header-table.ts';
-import { NOT_SCANNED, TOO_LONG, sharedScanKernel, type KnownHeaderScan } from '../scan-kernel/index.ts';
+import { NOT_SCANNED, START_LINE_UNREAD, TOO_LONG, sharedScanKernel, type KnownHeaderScan } from '../scan-kernel/index.ts';
+import { scanStartLineAt, scannedStartLine } from './start-line.ts';
 
 const kernel = sharedScanKernel();
 
@@ -178,6 +179,25 @@ export function knownHeadersAfter(payload: Buffer, from: number, limit: number, 
   known.startLineEnd = end;
   known.position = lf + 1 < limit ? lf + 1 : -1;
   if (known.position !== -1) scanFor(known, PER_PACKET);
+  return known;
+}
+
+/**
+ * The start line at `start` and the per-packet headers after it, read in one kernel call: the
+ * line's parts are left in scannedStartLine (start-line.ts). Null when the line is not one the
+ * byte-level readers take (extra spaces, bad syntax...): the text parser decides then.
+ */
+export function scanStartLineAndHeaders(payload: Buffer, from: number, limit: number, start: number): KnownHeaders | null {
+  const known = new KnownHeaders(payload, from, limit);
+  const next = kernel.scanMessage(payload, from, start, limit, PER_PACKET, known, scannedStartLine);
+  if (next === START_LINE_UNREAD) return null;
+  if (next === TOO_LONG) {
+    if (!scanStartLineAt(payload, start, limit)) return null;
+    return knownHeadersAfter(payload, from, limit, start, scannedStartLine.lineEnd, scannedStartLine.lineFeed);
+  }
+  known.startLineStart = start;
+  known.startLineEnd = scannedStartLine.lineEnd;
+  known.position = next;
   return known;
 }
 

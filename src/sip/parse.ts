@@ -1,9 +1,9 @@
 // Entry point of the SIP parser: locates the start line and the known headers, validates the
 // start line, and hands back a lazily decoded message. Malformed input is reported, never thrown.
 import type { SipParseResult } from './types.ts';
-import { knownHeadersAfter, scanKnownHeaders, startLineStartOf } from './known-headers.ts';
-import { parseStartLine, scanStartLineAt, scannedStartLine } from './start-line.ts';
-import { methodText } from './methods.ts';
+import { scanKnownHeaders, scanStartLineAndHeaders, startLineStartOf } from './known-headers.ts';
+import { parseStartLine, scannedStartLine } from './start-line.ts';
+import { COMMON_METHODS, methodText } from './methods.ts';
 import { CapturedSipMessage } from './message.ts';
 
 /**
@@ -18,14 +18,13 @@ export function parseSip(payload: Buffer, from = 0, limit: number = payload.leng
     }
     if (from === limit) return { ok: false, reason: 'empty payload' };
     const start = startLineStartOf(payload, from, limit);
-    // The byte scan finds the end of the start line as it reads it.
-    if (scanStartLineAt(payload, start, limit)) {
+    // The usual start lines are read by the scan kernel, with the header lines, in one call.
+    const scanned = scanStartLineAndHeaders(payload, from, limit, start);
+    if (scanned !== null) {
       const spans = scannedStartLine;
-      const known = knownHeadersAfter(payload, from, limit, start, spans.lineEnd, spans.lineFeed);
-      const message = spans.isRequest
-        ? new CapturedSipMessage(payload, known, true, methodText(payload, spans.methodStart, spans.methodEnd), null, spans.uriStart, spans.uriEnd, undefined)
-        : new CapturedSipMessage(payload, known, false, null, spans.statusCode, -1, -1, null);
-      return { ok: true, message };
+      if (!spans.isRequest) return { ok: true, message: new CapturedSipMessage(payload, scanned, false, null, spans.statusCode, -1, -1, null) };
+      const method = spans.methodIndex !== -1 ? COMMON_METHODS[spans.methodIndex] : methodText(payload, spans.methodStart, spans.methodEnd);
+      return { ok: true, message: new CapturedSipMessage(payload, scanned, true, method, null, spans.uriStart, spans.uriEnd, undefined) };
     }
     const known = scanKnownHeaders(payload, from, limit);
     const end = known.startLineEnd;

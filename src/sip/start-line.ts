@@ -127,6 +127,8 @@ const LINE_CLASS: Uint8Array = (() => {
 /** Where scanStartLineInto leaves its answer: one shared object, so parsing allocates none. */
 export const scannedStartLine = {
   isRequest: false, methodStart: -1, methodEnd: -1, uriStart: -1, uriEnd: -1, statusCode: -1,
+  /** The method's index in COMMON_METHODS when the scan kernel read the line, else -1. */
+  methodIndex: -1,
   /** scanStartLineAt only: the line's content end (terminator excluded) and its LF (or the limit when it has none). */
   lineEnd: -1,
   lineFeed: -1,
@@ -151,6 +153,7 @@ function setScanned(isRequest: boolean, methodStart: number, methodEnd: number, 
   s.uriStart = uriStart;
   s.uriEnd = uriEnd;
   s.statusCode = statusCode;
+  s.methodIndex = -1;
   return true;
 }
 
