@@ -106,10 +106,7 @@ export class CapturedSipMessage implements SipMessage {
       let text: string | null;
       if (known.callIdAscii === 1 && !known.isFolded(CALL_ID)) {
         // The kernel found it all ASCII: a slice of the header text, with no check of its own.
-        const start = known.valueStart(CALL_ID);
-        const end = known.valueEnd(CALL_ID);
-        const base = known.startLineStart;
-        text = this.headerSource(end).slice(start - base, end - base);
+        text = this.asciiSlice(known.valueStart(CALL_ID), known.valueEnd(CALL_ID));
       } else {
         text = this.knownText(CALL_ID);
       }
@@ -214,7 +211,11 @@ export class CapturedSipMessage implements SipMessage {
 
   /** payload[start, end) as text: a slice of the decoded header section when it is ASCII (latin1 = UTF-8 there). */
   private headerSlice(start: number, end: number): string {
-    if (!isAsciiSpan(this.bytes, start, end)) return utf8Text(this.bytes, start, end);
+    return isAsciiSpan(this.bytes, start, end) ? this.asciiSlice(start, end) : utf8Text(this.bytes, start, end);
+  }
+
+  /** payload[start, end), known to be ASCII, as a slice of the decoded header section. */
+  private asciiSlice(start: number, end: number): string {
     const base = this.known.startLineStart;
     return this.headerSource(end).slice(start - base, end - base);
   }
@@ -287,8 +288,7 @@ export class CapturedSipMessage implements SipMessage {
       if (status === TAG_ABSENT) return null;
       if (status === TAG_FOUND) {
         // Only printable ASCII is accepted, so a slice of the latin1 header text is exact.
-        const base = this.known.startLineStart;
-        return this.headerSource(end).slice(tagStart - base, tagEnd - base);
+        return this.asciiSlice(tagStart, tagEnd);
       }
     }
     const nameAddr = header === FROM ? this.from : this.to;
